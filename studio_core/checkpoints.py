@@ -1,0 +1,50 @@
+"""Where models live on disk and what is wrong when they cannot be loaded.
+
+A studio checkpoint is one directory:
+
+    <name>/
+      tokenizer/      diffusers VQModel (config.json + diffusion_pytorch_model.safetensors)
+      transformer/    ProgressiveTransformer (config.json + model.safetensors)
+      text_encoder.json   which text encoder the transformer was trained against
+      README.md       the model card
+
+Every failure to load names the path and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_CHECKPOINT = REPO_ROOT / "checkpoints" / "shapes-v1"
+
+
+class CheckpointError(RuntimeError):
+    """A model directory is missing, incomplete or damaged."""
+
+
+def require_model_dir(path: str | Path, what: str, required: tuple[str, ...]) -> Path:
+    directory = Path(path)
+    if not directory.exists():
+        raise CheckpointError(f"{directory}: {what} not found (no such directory)")
+    if not directory.is_dir():
+        raise CheckpointError(f"{directory}: {what} must be a directory, found a file")
+    missing = [name for name in required if not (directory / name).is_file()]
+    if missing:
+        raise CheckpointError(f"{directory}: {what} is incomplete, missing {', '.join(missing)}")
+    return directory
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise CheckpointError(f"{path}: missing") from err
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{path}: not valid JSON ({err})") from err
+
+
+def write_json(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
