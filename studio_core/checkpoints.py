@@ -48,3 +48,19 @@ def read_json(path: Path) -> dict:
 def write_json(path: Path, payload: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def assemble_studio_checkpoint(out: str | Path, tokenizer_dir: str | Path, text_encoder: str,
+                               write_transformer) -> Path:
+    """Lay out a studio checkpoint: the tokenizer copied in, the transformer written by
+    `write_transformer(directory)`, and `studio.json` saying which text encoder goes with them."""
+    import shutil
+
+    out = Path(out)
+    (out / "tokenizer").mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "diffusion_pytorch_model.safetensors"):
+        shutil.copy2(Path(tokenizer_dir) / name, out / "tokenizer" / name)
+    write_transformer(out / "transformer")
+    write_json(out / "studio.json", {"tokenizer": "tokenizer", "transformer": "transformer",
+                                     "text_encoder": text_encoder})
+    return out

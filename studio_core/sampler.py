@@ -1,0 +1,334 @@
+"""The progressive sampler: one function per kind of frame, each `state -> state'`.
+
+A generation stage (1) asks the model for logits and scores at every position, given the tokens
+placed so far, (2) draws a candidate token everywhere, (3) places the candidates at the positions
+the scoring strategy ranks first, as many as the plan says, and (4) revises placed tokens the model
+now finds unlikely, within a budget that shrinks to zero at the last stage. Locked tokens are never
+touched. Edits (repaint, force-revise, lock) are frames of their own, built from the same parts.
+
+Every frame draws from its own random generator, seeded by (seed, frame index), so rewinding to a
+frame and continuing with the same seed reproduces the same tokens.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Iterator, Protocol
+
+import numpy as np
+import torch
+
+from .schedules import revision_budget, stage_plan
+from .state import GenerationState, SamplerSettings, TokenFrame, blank_frame
+
+STRATEGIES = ("qerror", "importance", "confidence", "random", "raster")
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Prediction:
+    logits: torch.Tensor  # (N, V), guidance already applied
+    qerror: torch.Tensor  # (N,)
+    importance: torch.Tensor  # (N,)
+
+
+class Predictor(Protocol):
+    def __call__(self, ids: torch.Tensor, prompt: str) -> Prediction:
+        """ids: (N,) with the mask id where unknown."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks
+
+
+def validate_settings(settings: SamplerSettings, num_tokens: int) -> SamplerSettings:
+    def finite(name: str, value: object, low: float, high: float | None = None) -> None:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if not ok or value < low or (high is not None and value > high):
+            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise SettingsError(f"{name} must be a finite number {bound}, got {value!r}")
+
+    stage_plan(num_tokens, settings.stages, settings.schedule)  # raises PlanError naming `stages`
+    finite("guidance", settings.guidance, 0.0, 50.0)
+    finite("temperature", settings.temperature, 1e-3, 10.0)
+    finite("revision", settings.revision, 0.0, 4.0)
+    finite("revision_threshold", settings.revision_threshold, 0.0, 1.0)
+    if settings.strategy not in STRATEGIES:
+        raise SettingsError(f"strategy must be one of {STRATEGIES}, got {settings.strategy!r}")
+    if not isinstance(settings.top_k, int) or settings.top_k < 0:
+        raise SettingsError(f"top_k must be a whole number >= 0 (0 = no limit), got {settings.top_k!r}")
+    if not isinstance(settings.repaint_stages, int) or settings.repaint_stages < 1:
+        raise SettingsError(f"repaint_stages must be a whole number >= 1, got {settings.repaint_stages!r}")
+    return settings
+
+
+def validate_seed(seed: object) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+        raise SettingsError(f"seed must be a whole number between 0 and 2**63-1, got {seed!r}")
+    return int(seed)
+
+
+# ---------------------------------------------------------------------------------------------
+# The parts of a stage
+
+
+def frame_generator(seed: int, frame_index: int) -> torch.Generator:
+    entropy = np.random.SeedSequence([seed, frame_index]).generate_state(2, dtype=np.uint32)
+    return torch.Generator().manual_seed(int(entropy[0]) << 32 | int(entropy[1]))
+
+
+def sampling_probs(logits: torch.Tensor, temperature: float, top_k: int) -> torch.Tensor:
+    logits = logits.float() / temperature
+    if 0 < top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    return torch.softmax(logits, dim=-1)
+
+
+def draw(probs: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A token for every position, and its probability."""
+    tokens = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    return tokens, probs.gather(-1, tokens[:, None]).squeeze(-1)
+
+
+def placement_scores(strategy: str, prediction: Prediction, candidate_probs: torch.Tensor,
+                     progress: float, generator: torch.Generator) -> torch.Tensor:
+    """Higher = place sooner. The model's heads are re-evaluated every stage (dynamic ordering)."""
+    n = candidate_probs.shape[0]
+    if strategy == "qerror":  # low predicted quantization error first: structure before detail
+        return -prediction.qerror.float()
+    if strategy == "importance":  # the learned head's rank among what is still masked
+        return -prediction.importance.float()
+    if strategy == "confidence":  # MaskGIT: confidence with Gumbel noise that anneals away
+        gumbel = -torch.log(-torch.log(torch.rand(n, generator=generator).clamp(1e-9, 1 - 1e-9)))
+        return torch.log(candidate_probs.clamp_min(1e-12)) + 4.5 * (1 - progress) * gumbel
+    if strategy == "random":
+        return torch.rand(n, generator=generator)
+    if strategy == "raster":
+        return -torch.arange(n, dtype=torch.float32)
+    raise SettingsError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+
+
+def top_positions(scores: torch.Tensor, eligible: np.ndarray, count: int) -> np.ndarray:
+    """Bool mask (N,) of the `count` eligible positions with the highest scores."""
+    chosen = np.zeros(eligible.shape, dtype=bool)
+    count = min(count, int(eligible.sum()))
+    if count <= 0:
+        return chosen
+    masked = scores.masked_fill(~torch.from_numpy(eligible), float("-inf"))
+    chosen[torch.topk(masked, count).indices.numpy()] = True
+    return chosen
+
+
+def revision_choices(probs: torch.Tensor, ids: torch.Tensor, revisable: np.ndarray, budget: int,
+                     threshold: float) -> np.ndarray:
+    """The placed tokens to revise: those the model now gives probability below `threshold`,
+    least likely first, at most `budget` of them."""
+    chosen = np.zeros(revisable.shape, dtype=bool)
+    if budget <= 0 or not revisable.any():
+        return chosen
+    current = probs.gather(-1, ids.clamp_max(probs.shape[-1] - 1)[:, None]).squeeze(-1)
+    doubtful = revisable & (current.numpy() < threshold)
+    if not doubtful.any():
+        return chosen
+    return top_positions(-current, doubtful, budget)
+
+
+def draw_replacements(probs: torch.Tensor, ids: torch.Tensor, where: np.ndarray,
+                      generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Tokens for revised positions, drawn with the current token excluded (a revision that
+    redraws the same token would be no revision)."""
+    excluded = probs.clone()
+    rows = torch.from_numpy(np.flatnonzero(where))
+    if len(rows):
+        excluded[rows, ids[rows].clamp_max(probs.shape[-1] - 1)] = 0.0
+        empty = excluded[rows].sum(-1) <= 0
+        excluded[rows[empty]] = probs[rows[empty]]  # a one-hot distribution: nothing else to draw
+    excluded = excluded / excluded.sum(-1, keepdim=True).clamp_min(1e-12)
+    return draw(excluded, generator)
+
+
+# ---------------------------------------------------------------------------------------------
+# Frames
+
+
+@dataclass(frozen=True)
+class StageRequest:
+    """What one frame may do: place `place` tokens among `eligible`, revise within `revisable`."""
+    place: int
+    eligible: np.ndarray  # (N,) positions that may be placed
+    revisable: np.ndarray  # (N,) placed positions revision may touch
+    revision_budget: int
+    progress: float  # 0..1 through the plan, for annealed strategies
+    stage: int  # the frame's stage counter
+    placed_stage: int  # recorded for tokens placed by this frame
+    event: str
+    prompt: str
+    seed: int
+    hide: np.ndarray | None = None  # (N,) positions shown to the model as masked (re-prediction)
+
+
+def apply_stage(state: GenerationState, predict: Predictor, request: StageRequest) -> GenerationState:
+    settings, frame = state.settings, state.current
+    n = frame.ids.size
+    generator = frame_generator(request.seed, len(state.frames))
+    ids = torch.from_numpy(frame.ids.reshape(-1).copy())
+    model_ids = ids.clone()
+    if request.hide is not None:
+        model_ids[torch.from_numpy(request.hide)] = state.mask_id
+    prediction = predict(model_ids, request.prompt)
+    probs = sampling_probs(prediction.logits, settings.temperature, settings.top_k)
+    candidates, candidate_probs = draw(probs, generator)
+    scores = placement_scores(settings.strategy, prediction, candidate_probs, request.progress, generator)
+    placed = top_positions(scores, request.eligible, request.place)
+
+    model_probs = torch.softmax(prediction.logits.float(), dim=-1)
+    revisable = request.revisable & ~placed
+    revise = revision_choices(model_probs, ids, revisable, request.revision_budget,
+                              settings.revision_threshold)
+    replacements, replacement_probs = draw_replacements(probs, ids, revise, generator)
+
+    new_ids = frame.ids.reshape(-1).copy()
+    confidence = frame.confidence.reshape(-1).copy()
+    placed_stage = frame.placed_stage.reshape(-1).copy()
+    new_ids[placed] = candidates.numpy()[placed]
+    confidence[placed] = candidate_probs.numpy()[placed]
+    placed_stage[placed] = request.placed_stage
+    new_ids[revise] = replacements.numpy()[revise]
+    confidence[revise] = replacement_probs.numpy()[revise]
+    changed = revise & (new_ids != frame.ids.reshape(-1))
+
+    g = frame.grid_size
+    locked = frame.locked.reshape(-1)
+    assert not (locked & (placed | changed)).any(), "a locked token was about to change"
+    next_frame = TokenFrame(
+        ids=new_ids.reshape(g, g), known=(frame.known.reshape(-1) | placed).reshape(g, g),
+        locked=frame.locked, new=placed.reshape(g, g), revised=changed.reshape(g, g),
+        placed_stage=placed_stage.reshape(g, g), confidence=confidence.reshape(g, g),
+        stage=request.stage, event=request.event, prompt=request.prompt, seed=request.seed,
+    )
+    return state.append(next_frame)
+
+
+def start(settings: SamplerSettings, grid_size: int, mask_id: int, prompt: str, seed: int) -> GenerationState:
+    num_tokens = grid_size * grid_size
+    validate_settings(settings, num_tokens)
+    plan = stage_plan(num_tokens, settings.stages, settings.schedule)
+    return GenerationState(settings=settings, plan=plan, mask_id=mask_id,
+                           frames=(blank_frame(grid_size, mask_id, prompt, validate_seed(seed)),))
+
+
+def next_stage(state: GenerationState, predict: Predictor, prompt: str | None = None,
+               seed: int | None = None) -> GenerationState:
+    """Run the next stage of the plan. Places what the plan says, less what is already known
+    (an edit may have placed or cleared tokens), and everything that is left at the last stage."""
+    frame = state.current
+    if state.stages_left == 0:
+        return state
+    stage = frame.stage
+    known = frame.known.reshape(-1)
+    target = sum(state.plan[: stage + 1]) if stage + 1 < len(state.plan) else known.size
+    place = max(target - int(known.sum()), 1)
+    request = StageRequest(
+        place=place, eligible=~known,
+        revisable=known & ~frame.locked.reshape(-1),
+        revision_budget=revision_budget(known.size, len(state.plan), stage, state.settings.revision),
+        progress=stage / len(state.plan), stage=stage + 1, placed_stage=stage, event="stage",
+        prompt=frame.prompt if prompt is None else prompt,
+        seed=frame.seed if seed is None else validate_seed(seed),
+    )
+    return apply_stage(state, predict, request)
+
+
+def run_to_end(state: GenerationState, predict: Predictor, prompt: str | None = None,
+               seed: int | None = None) -> Iterator[GenerationState]:
+    while state.stages_left:
+        state = next_stage(state, predict, prompt, seed)
+        prompt, seed = None, None  # the frame just made carries them on
+        yield state
+
+
+# ---------------------------------------------------------------------------------------------
+# The user's hooks
+
+
+def lock(state: GenerationState, mask: np.ndarray) -> GenerationState:
+    """Lock placed tokens in mask; cells not yet placed cannot be locked and are left as they are."""
+    frame = state.current
+    locked = frame.locked | (mask & frame.known)
+    return state.append(_edit_frame(frame, "lock", locked=locked))
+
+
+def unlock(state: GenerationState, mask: np.ndarray) -> GenerationState:
+    frame = state.current
+    return state.append(_edit_frame(frame, "unlock", locked=frame.locked & ~mask))
+
+
+def _edit_frame(frame: TokenFrame, event: str, **changes) -> TokenFrame:
+    none = np.zeros_like(frame.known)
+    return replace(frame, new=none, revised=none, event=event, **changes)
+
+
+def repaint(state: GenerationState, predict: Predictor, mask: np.ndarray, prompt: str | None = None,
+            seed: int | None = None) -> Iterator[GenerationState]:
+    """Clear the region (locked tokens excepted) and generate it again over a few frames, with the
+    rest of the picture as context, optionally under another prompt. Nothing outside the region
+    changes: revision during a repaint is confined to the region."""
+    frame = state.current
+    region = (mask & ~frame.locked).reshape(-1)
+    count = int(region.sum())
+    if count == 0:
+        return
+    prompt = frame.prompt if prompt is None else prompt
+    seed = frame.seed if seed is None else validate_seed(seed)
+    cleared = frame.ids.reshape(-1).copy()
+    cleared[region] = state.mask_id
+    g = frame.grid_size
+    known = frame.known.reshape(-1) & ~region
+    placed_stage = np.where(region, -1, frame.placed_stage.reshape(-1))
+    # The cleared grid is the starting point of the first repaint frame, not a frame of its own.
+    working = replace(state, frames=state.frames[:-1] + (replace(
+        frame, ids=cleared.reshape(g, g), known=known.reshape(g, g),
+        placed_stage=placed_stage.reshape(g, g)),))
+    steps = min(state.settings.repaint_stages, count)
+    plan = stage_plan(count, steps, state.settings.schedule)
+    for i, size in enumerate(plan):
+        current_known = working.current.known.reshape(-1)
+        request = StageRequest(
+            place=size, eligible=region & ~current_known,
+            revisable=region & current_known & ~working.current.locked.reshape(-1),
+            revision_budget=revision_budget(count, steps, i, state.settings.revision),
+            progress=i / steps, stage=frame.stage, placed_stage=frame.stage,
+            event="repaint", prompt=prompt, seed=seed,
+        )
+        working = apply_stage(working, predict, request)
+        state = state.append(working.current)
+        yield state
+
+
+def force_revise(state: GenerationState, predict: Predictor, mask: np.ndarray,
+                 seed: int | None = None) -> GenerationState:
+    """Re-predict the selected placed tokens from their context (they are hidden from the model
+    for this pass, so it cannot simply copy them), even where the model was confident."""
+    frame = state.current
+    targets = (mask & frame.known & ~frame.locked).reshape(-1)
+    if not targets.any():
+        return state
+    request = StageRequest(
+        place=int(targets.sum()), eligible=targets, revisable=np.zeros_like(targets), revision_budget=0,
+        progress=1.0, stage=frame.stage, placed_stage=frame.stage, event="revise",
+        prompt=frame.prompt, seed=frame.seed if seed is None else validate_seed(seed), hide=targets,
+    )
+    out = apply_stage(state, predict, request)
+    # Re-placed tokens count as revisions: mark those that changed.
+    last = out.current
+    before = frame.ids.reshape(-1)
+    changed = targets & (last.ids.reshape(-1) != before)
+    g = frame.grid_size
+    return replace(out, frames=out.frames[:-1] + (replace(
+        last, new=np.zeros_like(last.new), revised=changed.reshape(g, g)),))
+

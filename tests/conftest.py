@@ -1,0 +1,62 @@
+"""Tiny models built in the tests (seconds on a CPU), never the bundled one, except where a test
+says it checks the bundled checkpoint."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from pathlib import Path
+
+import pytest
+import torch
+
+TINY_GRID = 4  # 16 px images, 4x4 tokens
+
+
+def build_tiny_text_encoder(directory: Path) -> Path:
+    """A 2-layer BERT of width 32 with the real MiniLM word-piece tokenizer."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from studio_core.text_encoder import default_encoder_path
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(default_encoder_path())
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
+    BertModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def build_tiny_checkpoint(directory: Path) -> Path:
+    from studio_core.checkpoints import assemble_studio_checkpoint
+    from studio_core.tokenizer import ImageTokenizer, small_vqmodel
+    from studio_core.transformer import ProgressiveTransformer, TransformerConfig
+
+    torch.manual_seed(0)
+    encoder_dir = build_tiny_text_encoder(directory / "text-encoder")
+    tokenizer = ImageTokenizer(small_vqmodel(codebook_size=16, channels=(8, 8, 8), embed_dim=4,
+                                             norm_groups=4, image_size=16))
+    tokenizer.save_pretrained(directory / "vq")
+    config = TransformerConfig(codebook_size=16, grid_size=TINY_GRID, text_dim=32, width=32, depth=2,
+                               heads=2, text_encoder=str(encoder_dir), text_max_tokens=16)
+    model = ProgressiveTransformer(config)
+    return assemble_studio_checkpoint(directory / "studio", directory / "vq", str(encoder_dir),
+                                      model.save_pretrained)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="session")
+def tiny_studio(tiny_checkpoint):
+    from studio_core.studio import Studio
+
+    return Studio.load(tiny_checkpoint, cpu=True)
