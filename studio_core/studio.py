@@ -120,6 +120,10 @@ class Studio:
         self._contexts.move_to_end(prompt)
         return self._contexts[prompt]
 
+    def forget_prompts(self) -> None:
+        """Drop the cached text keys/values (benchmarks use it to time a prompt's first use)."""
+        self._contexts.clear()
+
     def guided_context(self, prompt: str) -> TextContext:
         key = "\x00guided\x00" + prompt
         if key not in self._contexts:

@@ -64,7 +64,9 @@ class TextEncoder:
     def from_pretrained(cls, name_or_path: str = DEFAULT_ENCODER,
                         max_tokens: int = DEFAULT_MAX_TOKENS) -> "TextEncoder":
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # a bar per load is noise in a CLI, a log and a server
         path = resolve_encoder_path(name_or_path)
         local = Path(path).exists()
         try:

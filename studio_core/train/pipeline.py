@@ -1,0 +1,47 @@
+"""From a trained tokenizer to a complete studio checkpoint: encode the data once, train the
+transformer (resuming from the work folder if a run was interrupted), lay out the checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..checkpoints import assemble_studio_checkpoint
+from ..text_encoder import TextEncoder
+from ..tokenizer import ImageTokenizer
+from .cache import EncodedDataset, build_encoded_dataset
+from .transformer import TransformerTrainConfig, train_transformer, with_overrides
+
+
+def training_source(data_folder: str | None, seed: int):
+    from ..data import CaptionedImageFolder, ShapesDataset
+
+    return CaptionedImageFolder(data_folder) if data_folder else ShapesDataset(seed=seed, split="train")
+
+
+def encoded_data(tokenizer_dir: str, work: Path, examples: int, data_folder: str | None,
+                 text_encoder: str, seed: int) -> EncodedDataset:
+    path = work / f"encoded_{examples}.pt"
+    if path.exists():
+        return EncodedDataset.load(path)
+    tokenizer = ImageTokenizer.from_pretrained(tokenizer_dir)
+    encoder = TextEncoder.from_pretrained(text_encoder)
+    data = build_encoded_dataset(tokenizer, encoder, training_source(data_folder, seed), examples,
+                                 text_cache=work / f"text_cache_{examples}.pt")
+    data.save(path)
+    return data
+
+
+def train_studio_model(tokenizer_dir: str, out: str, work: str, examples: int, data_folder: str | None,
+                       text_encoder: str, overrides: dict) -> Path:
+    work_dir = Path(work)
+    config = with_overrides(TransformerTrainConfig(out=str(work_dir)), **overrides)
+    data = encoded_data(tokenizer_dir, work_dir, examples, data_folder, text_encoder, config.seed)
+    codebook_size = ImageTokenizer.from_pretrained(tokenizer_dir).codebook_size
+    train_transformer(config, data, codebook_size, text_encoder)
+
+    def copy_transformer(directory: Path) -> None:
+        from ..transformer import ProgressiveTransformer
+
+        ProgressiveTransformer.from_pretrained(work_dir / "model").save_pretrained(directory)
+
+    return assemble_studio_checkpoint(out, tokenizer_dir, text_encoder, copy_transformer)

@@ -1,0 +1,83 @@
+"""Loading studio checkpoints: every failure names the path and what is wrong."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from studio_core.checkpoints import CheckpointError
+from studio_core.studio import Studio
+from studio_core.transformer import ProgressiveTransformer
+
+
+def copy_of(checkpoint, tmp_path):
+    target = tmp_path / "copy"
+    shutil.copytree(checkpoint, target)
+    return target
+
+
+def test_a_missing_checkpoint_names_the_path(tmp_path):
+    with pytest.raises(CheckpointError, match=f"{tmp_path / 'absent'}.*not found"):
+        Studio.load(tmp_path / "absent", cpu=True)
+
+
+def test_a_file_instead_of_a_directory_is_refused(tmp_path):
+    (tmp_path / "model.bin").write_bytes(b"x")
+    with pytest.raises(CheckpointError, match="must be a directory"):
+        Studio.load(tmp_path / "model.bin", cpu=True)
+
+
+def test_a_checkpoint_without_its_manifest_says_what_is_missing(tiny_checkpoint, tmp_path):
+    broken = copy_of(tiny_checkpoint, tmp_path)
+    (broken / "studio.json").unlink()
+    with pytest.raises(CheckpointError, match="missing studio.json"):
+        Studio.load(broken, cpu=True)
+
+
+def test_a_corrupt_manifest_is_reported(tiny_checkpoint, tmp_path):
+    broken = copy_of(tiny_checkpoint, tmp_path)
+    (broken / "studio.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="studio.json: not valid JSON"):
+        Studio.load(broken, cpu=True)
+
+
+def test_truncated_transformer_weights_are_reported(tiny_checkpoint, tmp_path):
+    broken = copy_of(tiny_checkpoint, tmp_path)
+    weights = broken / "transformer" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="model.safetensors: damaged"):
+        Studio.load(broken, cpu=True)
+
+
+def test_weights_that_do_not_match_the_config_are_reported(tiny_checkpoint, tmp_path):
+    broken = copy_of(tiny_checkpoint, tmp_path)
+    config = broken / "transformer" / "config.json"
+    config.write_text(config.read_text().replace('"width": 32', '"width": 64'))
+    with pytest.raises(CheckpointError, match="not matching"):
+        Studio.load(broken, cpu=True)
+
+
+def test_a_bad_transformer_config_is_reported(tiny_checkpoint, tmp_path):
+    broken = copy_of(tiny_checkpoint, tmp_path)
+    (broken / "transformer" / "config.json").write_text('{"width": 32, "colour": "red"}')
+    with pytest.raises(CheckpointError, match="not a valid transformer config"):
+        Studio.load(broken, cpu=True)
+
+
+def test_a_missing_text_encoder_is_reported(tiny_checkpoint, tmp_path):
+    broken = copy_of(tiny_checkpoint, tmp_path)
+    (broken / "studio.json").write_text('{"text_encoder": "%s"}' % (tmp_path / "no-encoder"))
+    with pytest.raises(CheckpointError, match="no-encoder"):
+        Studio.load(broken, cpu=True)
+
+
+def test_the_transformer_round_trips(tiny_checkpoint, tmp_path):
+    import torch
+
+    model = ProgressiveTransformer.from_pretrained(tiny_checkpoint / "transformer")
+    model.save_pretrained(tmp_path / "again")
+    again = ProgressiveTransformer.from_pretrained(tmp_path / "again")
+    assert again.config == model.config
+    for (name, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
+        assert torch.equal(a, b), name

@@ -1,0 +1,69 @@
+"""The command line, end to end: pictures, GIFs, and one-line errors instead of tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import imageio.v3 as iio
+import pytest
+from PIL import Image
+
+from studio_core.__main__ import main
+from studio_core.checkpoints import BUNDLED_CHECKPOINT
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def generate(checkpoint, tmp_path, *extra):
+    return main(["generate", "--prompt", "a small red circle at the top", "--checkpoint", str(checkpoint),
+                 "--out", str(tmp_path / "out.png"), "--gif", str(tmp_path / "order.gif"), "--cpu", *extra])
+
+
+def test_generate_writes_a_png_with_its_settings_and_a_gif_with_one_frame_per_stage(tiny_checkpoint, tmp_path):
+    assert generate(tiny_checkpoint, tmp_path, "--stages", "5", "--seed", "7") == 0
+    with Image.open(tmp_path / "out.png") as png:
+        assert png.size == (64, 64)
+        assert png.text["prompt"] == "a small red circle at the top" and png.text["seed"] == "7"
+        assert '"stages": 5' in png.text["settings"]
+    frames = iio.imread(tmp_path / "order.gif", index=None)
+    assert len(frames) == 5
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--prompt", "   "], "prompt is empty"),
+    (["--guidance", "nan"], "guidance"),
+    (["--stages", "0"], "stages must be between 1 and 16"),
+    (["--strategy", "sideways"], "strategy"),
+])
+def test_bad_input_is_one_line_naming_the_argument(tiny_checkpoint, tmp_path, capsys, args, message):
+    prompt = [] if args[0] == "--prompt" else ["--prompt", "a red circle"]
+    argv = ["generate", "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path / "x.png"), "--cpu"]
+    assert main(argv + prompt + args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_a_missing_checkpoint_from_the_shell_is_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "studio_core", "generate", "--prompt", "a red circle",
+         "--checkpoint", str(tmp_path / "gone"), "--out", str(tmp_path / "x.png")],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert str(tmp_path / "gone") in result.stderr and "not found" in result.stderr
+
+
+@pytest.mark.bundled
+def test_the_bundled_model_generates_from_the_shell(tmp_path):
+    assert (BUNDLED_CHECKPOINT / "studio.json").exists(), "the bundled model must be committed"
+    result = subprocess.run(
+        [sys.executable, "-m", "studio_core", "generate", "--prompt", "a large blue square in the center",
+         "--out", str(tmp_path / "blue.png"), "--gif", str(tmp_path / "blue.gif")],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert len(iio.imread(tmp_path / "blue.gif", index=None)) == 16
+    with Image.open(tmp_path / "blue.png") as png:
+        assert png.size == (256, 256)
