@@ -1,9 +1,14 @@
-"""Train the VQ-GAN tokenizer: reconstruction + codebook losses, with dead-code restarts.
+"""Train the VQ-GAN tokenizer: reconstruction + commitment loss, codebook learnt by EMA k-means.
 
-A freshly initialised codebook is tiny and the encoder maps everything onto a handful of codes;
-those that no batch selects never receive gradient again. Every `restart_every` steps the codes
-unused since the last restart are moved onto random encoder outputs of the current batch, which
-keeps the whole codebook in play (usage is logged).
+Plain gradient-trained codebooks learn slowly and collapse: a fresh codebook is tiny, the encoder
+maps everything onto a handful of codes, and codes no batch selects never move again. Three
+standard remedies (VQ-VAE-2, Jukebox, ViT-VQGAN), all applied from outside the diffusers model so
+the result is an ordinary `VQModel`:
+  1. a short warm-up as a plain autoencoder (no quantization), so the latents mean something;
+  2. the codebook then starts as a sample of real encoder outputs, and follows the latents
+     assigned to each code by an exponential moving average (online k-means) instead of by SGD;
+  3. codes unused for a while are restarted on random encoder outputs of the current batch.
+Codebook usage is logged and reported.
 
     python -m studio_core train-tokenizer --out runs/tokenizer --steps 1500
 """
@@ -34,6 +39,9 @@ class TokenizerTrainConfig:
     channels: tuple[int, ...] = (16, 32, 64)
     embed_dim: int = 8
     restart_every: int = 25
+    autoencoder_warmup: int = 100  # steps without quantization before the codebook starts
+    ema_decay: float = 0.99
+    commitment: float = 0.25
     save_every: int = 250
     seed: int = 0
     data_folder: str | None = None  # a folder with metadata.jsonl, instead of the shapes
@@ -55,15 +63,49 @@ def cosine_lr(config: TokenizerTrainConfig, step: int) -> float:
     return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * progress))
 
 
-@torch.no_grad()
-def restart_dead_codes(tokenizer: ImageTokenizer, used: torch.Tensor, latents: torch.Tensor) -> int:
-    dead = (~used).nonzero().flatten()
-    if len(dead) == 0:
-        return 0
-    vectors = latents.permute(0, 2, 3, 1).reshape(-1, latents.shape[1])
-    picks = vectors[torch.randint(len(vectors), (len(dead),), device=vectors.device)]
-    tokenizer.vq.quantize.embedding.weight[dead] = picks + 0.01 * torch.randn_like(picks)
-    return len(dead)
+class EmaCodebook:
+    """Online k-means over the encoder's outputs, written into the VQModel's embedding."""
+
+    def __init__(self, embedding: torch.nn.Embedding, decay: float):
+        self.embedding, self.decay = embedding, decay
+        embedding.weight.requires_grad_(False)
+        k, d = embedding.weight.shape
+        self.cluster_size = torch.zeros(k, device=embedding.weight.device)
+        self.embed_sum = torch.zeros(k, d, device=embedding.weight.device)
+
+    @torch.no_grad()
+    def initialise(self, latents: torch.Tensor) -> None:
+        vectors = flat_latents(latents)
+        picks = vectors[torch.randint(len(vectors), (len(self.cluster_size),), device=vectors.device)]
+        self.embedding.weight.copy_(picks)
+        self.cluster_size.fill_(1.0)
+        self.embed_sum.copy_(picks)
+
+    @torch.no_grad()
+    def update(self, latents: torch.Tensor, ids: torch.Tensor) -> None:
+        vectors, ids = flat_latents(latents), ids.reshape(-1)
+        counts = torch.bincount(ids, minlength=len(self.cluster_size)).float()
+        sums = torch.zeros_like(self.embed_sum).index_add_(0, ids, vectors)
+        self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
+        self.embed_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
+        total = self.cluster_size.sum()
+        smoothed = (self.cluster_size + 1e-5) / (total + len(self.cluster_size) * 1e-5) * total
+        self.embedding.weight.copy_(self.embed_sum / smoothed[:, None])
+
+    @torch.no_grad()
+    def restart_dead(self, latents: torch.Tensor, used: torch.Tensor) -> int:
+        dead = (~used).nonzero().flatten()
+        if len(dead):
+            vectors = flat_latents(latents)
+            picks = vectors[torch.randint(len(vectors), (len(dead),), device=vectors.device)]
+            self.embedding.weight[dead] = picks
+            self.embed_sum[dead] = picks
+            self.cluster_size[dead] = 1.0
+        return len(dead)
+
+
+def flat_latents(latents: torch.Tensor) -> torch.Tensor:
+    return latents.detach().permute(0, 2, 3, 1).reshape(-1, latents.shape[1])
 
 
 @torch.no_grad()
@@ -99,7 +141,8 @@ def train_tokenizer(config: TokenizerTrainConfig) -> dict:
     tokenizer = ImageTokenizer(small_vqmodel(config.codebook_size, config.channels, config.embed_dim,
                                              config.norm_groups))
     tokenizer.vq.train()
-    optimizer = torch.optim.Adam(tokenizer.vq.parameters(), lr=config.lr)
+    codebook = EmaCodebook(tokenizer.vq.quantize.embedding, config.ema_decay)
+    optimizer = torch.optim.Adam([p for p in tokenizer.vq.parameters() if p.requires_grad], lr=config.lr)
     vq, optimizer = accelerator.prepare(tokenizer.vq, optimizer)
     used = torch.zeros(config.codebook_size, dtype=torch.bool, device=accelerator.device)
     log = (out / "train_log.jsonl").open("a")
@@ -110,28 +153,38 @@ def train_tokenizer(config: TokenizerTrainConfig) -> dict:
             group["lr"] = cosine_lr(config, step)
         pixels = batch_pixels(config, step, source).to(accelerator.device)
         latents = tokenizer.continuous_latents(pixels)
-        z_q, codebook_loss, tokens = tokenizer.quantize(latents)
+        quantizing = step >= config.autoencoder_warmup
+        if step == config.autoencoder_warmup:
+            codebook.initialise(latents)
+        if quantizing:
+            z_q, _, tokens = tokenizer.quantize(latents)
+            commitment = config.commitment * torch.mean((latents - z_q.detach()) ** 2)
+        else:
+            z_q, commitment = latents, torch.zeros((), device=latents.device)
         recon = tokenizer.vq.decode(z_q, force_not_quantize=True).sample
         mse = torch.mean((recon - pixels) ** 2)
-        loss = mse + codebook_loss
+        loss = mse + commitment
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
         optimizer.step()
-        used[tokens.ids.flatten()] = True
-        if (step + 1) % config.restart_every == 0 and step < 0.9 * config.steps:
-            restarted = restart_dead_codes(tokenizer, used, latents.detach())
-            used.zero_()
-        else:
-            restarted = 0
+        restarted = 0
+        if quantizing:
+            codebook.update(latents, tokens.ids)
+            used[tokens.ids.flatten()] = True
+            if (step + 1) % config.restart_every == 0 and step < 0.9 * config.steps:
+                restarted = codebook.restart_dead(latents, used)
+                used.zero_()
         # PSNR of [-1,1] images: peak-to-peak is 2, so 10*log10(4/mse).
         train_psnr = 10 * math.log10(4.0 / max(mse.item(), 1e-10))
         bar.set_postfix(loss=f"{loss.item():.4f}", psnr=f"{train_psnr:.1f}")
         log.write(json.dumps({"step": step + 1, "loss": loss.item(), "mse": mse.item(),
-                              "psnr": train_psnr, "restarted": restarted,
+                              "psnr": train_psnr, "quantized": quantizing, "restarted": restarted,
                               "elapsed_s": time.time() - started}) + "\n")
         log.flush()
         if (step + 1) % config.save_every == 0 or step + 1 == config.steps:
+            tokenizer.vq.quantize.embedding.weight.requires_grad_(True)  # saved as a normal VQModel
             accelerator.unwrap_model(vq).save_pretrained(str(out))
+            tokenizer.vq.quantize.embedding.weight.requires_grad_(False)
     tokenizer.vq.eval()
     report = reconstruction_report(tokenizer, config.report_images) | {
         "train_seconds": time.time() - started, "config": asdict(config)}
