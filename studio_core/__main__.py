@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", default="runs/tokenizer")
     t.add_argument("--steps", type=int, default=2000)
     t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--codebook-size", type=int, default=512)
     t.add_argument("--data-folder", default=None, help="a folder with metadata.jsonl instead of the shapes")
     t.add_argument("--seed", type=int, default=0)

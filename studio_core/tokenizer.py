@@ -25,7 +25,8 @@ class TokenizedImages:
 
 
 def small_vqmodel(codebook_size: int = 512, channels: tuple[int, ...] = (16, 32, 64),
-                  embed_dim: int = 8, norm_groups: int = 8, image_size: int = 64):
+                  embed_dim: int = 8, norm_groups: int = 8, image_size: int = 64,
+                  norm_type: str = "group"):
     """A VQModel whose grid is image_size / 2**(len(channels)-1); (16,32,64) gives 16x16 at 64 px.
 
     The mid-block attention is left out: at 16x16 it costs a third of the step on a CPU and flat
@@ -39,7 +40,7 @@ def small_vqmodel(codebook_size: int = 512, channels: tuple[int, ...] = (16, 32,
         down_block_types=("DownEncoderBlock2D",) * n, up_block_types=("UpDecoderBlock2D",) * n,
         block_out_channels=channels, layers_per_block=1, latent_channels=embed_dim,
         num_vq_embeddings=codebook_size, vq_embed_dim=embed_dim, norm_num_groups=norm_groups,
-        sample_size=image_size, mid_block_add_attention=False,
+        sample_size=image_size, mid_block_add_attention=False, norm_type=norm_type,
     )
 
 

@@ -52,7 +52,7 @@ def test_training_resumes_where_it_stopped(tmp_path):
 
 def test_tokenizer_loss_goes_down(tmp_path):
     config = TokenizerTrainConfig(out=str(tmp_path), steps=40, batch_size=8, lr=3e-3, codebook_size=32,
-                                  channels=(8, 8, 8), embed_dim=4, norm_groups=4, restart_every=10,
+                                  channels=(8, 8, 8), embed_dim=4, norm_groups=4, norm_type="group", restart_every=10,
                                   save_every=1000, report_images=16)
     report = train_tokenizer(config)
     log = log_of(tmp_path)

@@ -10,7 +10,7 @@ the result is an ordinary `VQModel`:
   3. codes unused for a while are restarted on random encoder outputs of the current batch.
 Codebook usage is logged and reported.
 
-    python -m studio_core train-tokenizer --out runs/tokenizer --steps 1500
+    python -m studio_core train-tokenizer --out runs/tokenizer --steps 2000
 """
 
 from __future__ import annotations
@@ -31,12 +31,15 @@ from ..tokenizer import ImageTokenizer, images_to_tensor, psnr, small_vqmodel, t
 @dataclass(frozen=True)
 class TokenizerTrainConfig:
     out: str = "runs/tokenizer"
-    steps: int = 1500
+    steps: int = 2000
     batch_size: int = 32
-    lr: float = 1e-3
+    lr: float = 2e-3
     min_lr: float = 1e-4
     codebook_size: int = 512
-    channels: tuple[int, ...] = (16, 32, 64)
+    # MoVQ's spatial normalisation in the decoder: group norm alone washes out flat colours (its
+    # statistics depend on how much of the picture an object covers); SpatialNorm re-injects the
+    # quantized latents after every normalisation. It fixes 32 groups, hence 32-channel stages.
+    channels: tuple[int, ...] = (32, 32, 64)
     embed_dim: int = 8
     restart_every: int = 25
     autoencoder_warmup: int = 100  # steps without quantization before the codebook starts
@@ -45,7 +48,8 @@ class TokenizerTrainConfig:
     save_every: int = 250
     seed: int = 0
     data_folder: str | None = None  # a folder with metadata.jsonl, instead of the shapes
-    norm_groups: int = 8
+    norm_groups: int = 32
+    norm_type: str = "spatial"
     report_images: int = 512
 
 
@@ -139,7 +143,7 @@ def train_tokenizer(config: TokenizerTrainConfig) -> dict:
     source = (CaptionedImageFolder(config.data_folder) if config.data_folder
               else ShapesDataset(seed=config.seed, split="train"))
     tokenizer = ImageTokenizer(small_vqmodel(config.codebook_size, config.channels, config.embed_dim,
-                                             config.norm_groups))
+                                             config.norm_groups, norm_type=config.norm_type))
     tokenizer.vq.train()
     codebook = EmaCodebook(tokenizer.vq.quantize.embedding, config.ema_decay)
     optimizer = torch.optim.Adam([p for p in tokenizer.vq.parameters() if p.requires_grad], lr=config.lr)
