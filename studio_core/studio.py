@@ -113,7 +113,7 @@ class Studio:
 
     def text_context(self, prompt: str) -> TextContext:
         if prompt not in self._contexts:
-            states = self.models.text_encoder.encode([prompt])
+            states = self.models.text_encoder.encode([prompt])  # warns once if it truncates
             self._contexts[prompt] = self.models.transformer.prepare_text(states.states, states.mask)
             while len(self._contexts) > TEXT_CACHE_SIZE:
                 self._contexts.popitem(last=False)
@@ -145,9 +145,7 @@ class Studio:
     def start(self, prompt: str, seed: int = 0, settings: SamplerSettings | None = None) -> GenerationState:
         prompt = validate_prompt(prompt)
         settings = settings or self.default_settings
-        state = sampler.start(settings, self.grid_size, self.mask_id, prompt, seed)
-        self.models.text_encoder.encode([prompt])  # warns here, once, if the prompt is truncated
-        return state
+        return sampler.start(settings, self.grid_size, self.mask_id, prompt, seed)
 
     def generate(self, prompt: str, seed: int = 0, settings: SamplerSettings | None = None
                  ) -> Iterator[GenerationState]:
