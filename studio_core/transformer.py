@@ -177,8 +177,13 @@ class ProgressiveTransformer(nn.Module):
         return TextContext(tuple(keys), tuple(values), mask[:, None, None, :].bool())
 
     # -- image -----------------------------------------------------------------------------------
-    def forward(self, ids: torch.Tensor, text: TextContext) -> TransformerOutput:
-        """ids: (B, N) with mask_id where unknown."""
+    def forward(self, ids: torch.Tensor, text: TextContext | None = None,
+                text_states: torch.Tensor | None = None, text_mask: torch.Tensor | None = None
+                ) -> TransformerOutput:
+        """ids: (B, N) with mask_id where unknown. Text either as a prepared context (sampling:
+        computed once per prompt) or as raw encoder states (training: a fresh batch each step)."""
+        if text is None:
+            text = self.prepare_text(text_states, text_mask)
         positions = (self.row_embedding + self.col_embedding).reshape(1, -1, self.config.width)
         x = self.token_embedding(ids) + positions
         for block, k, v in zip(self.blocks, text.keys, text.values):

@@ -70,8 +70,10 @@ def cosine_lr(config: TokenizerTrainConfig, step: int) -> float:
 class EmaCodebook:
     """Online k-means over the encoder's outputs, written into the VQModel's embedding."""
 
-    def __init__(self, embedding: torch.nn.Embedding, decay: float):
+    def __init__(self, embedding: torch.nn.Embedding, decay: float, reduce=None):
+        # `reduce` sums statistics across processes (accelerate's), so every GPU keeps one codebook.
         self.embedding, self.decay = embedding, decay
+        self.reduce = reduce or (lambda tensor, reduction: tensor)
         embedding.weight.requires_grad_(False)
         k, d = embedding.weight.shape
         self.cluster_size = torch.zeros(k, device=embedding.weight.device)
@@ -88,8 +90,8 @@ class EmaCodebook:
     @torch.no_grad()
     def update(self, latents: torch.Tensor, ids: torch.Tensor) -> None:
         vectors, ids = flat_latents(latents), ids.reshape(-1)
-        counts = torch.bincount(ids, minlength=len(self.cluster_size)).float()
-        sums = torch.zeros_like(self.embed_sum).index_add_(0, ids, vectors)
+        counts = self.reduce(torch.bincount(ids, minlength=len(self.cluster_size)).float(), "sum")
+        sums = self.reduce(torch.zeros_like(self.embed_sum).index_add_(0, ids, vectors), "sum")
         self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
         self.embed_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
         total = self.cluster_size.sum()
@@ -130,6 +132,34 @@ def reconstruction_report(tokenizer: ImageTokenizer, n: int = 512, batch: int = 
     }
 
 
+class TokenizerTrainingStep(torch.nn.Module):
+    """The training forward pass as one module, so that `accelerate` (DDP on several GPUs) sees a
+    forward call and synchronises gradients."""
+
+    def __init__(self, tokenizer: ImageTokenizer, commitment: float):
+        super().__init__()
+        self.tokenizer, self.vq, self.commitment = tokenizer, tokenizer.vq, commitment
+
+    def forward(self, pixels: torch.Tensor, quantizing: bool):
+        latents = self.tokenizer.continuous_latents(pixels)
+        if quantizing:
+            z_q, _, tokens = self.tokenizer.quantize(latents)
+            commitment = self.commitment * torch.mean((latents - z_q.detach()) ** 2)
+            ids = tokens.ids
+        else:  # autoencoder warm-up: the decoder sees the continuous latents
+            z_q, commitment, ids = latents, torch.zeros((), device=latents.device), None
+        recon = self.vq.decode(z_q, force_not_quantize=True).sample
+        return recon, latents, ids, commitment
+
+
+def save_tokenizer(accelerator, tokenizer: ImageTokenizer, out: Path) -> None:
+    weight = tokenizer.vq.quantize.embedding.weight
+    weight.requires_grad_(True)  # saved and reloaded as an ordinary VQModel
+    if accelerator.is_main_process:
+        tokenizer.vq.save_pretrained(str(out))
+    weight.requires_grad_(False)
+
+
 def train_tokenizer(config: TokenizerTrainConfig) -> dict:
     from accelerate import Accelerator
     from tqdm.auto import tqdm
@@ -145,9 +175,10 @@ def train_tokenizer(config: TokenizerTrainConfig) -> dict:
     tokenizer = ImageTokenizer(small_vqmodel(config.codebook_size, config.channels, config.embed_dim,
                                              config.norm_groups, norm_type=config.norm_type))
     tokenizer.vq.train()
-    codebook = EmaCodebook(tokenizer.vq.quantize.embedding, config.ema_decay)
+    codebook = EmaCodebook(tokenizer.vq.quantize.embedding, config.ema_decay, accelerator.reduce)
+    step_module = TokenizerTrainingStep(tokenizer, config.commitment)
     optimizer = torch.optim.Adam([p for p in tokenizer.vq.parameters() if p.requires_grad], lr=config.lr)
-    vq, optimizer = accelerator.prepare(tokenizer.vq, optimizer)
+    step_module, optimizer = accelerator.prepare(step_module, optimizer)
     used = torch.zeros(config.codebook_size, dtype=torch.bool, device=accelerator.device)
     log = (out / "train_log.jsonl").open("a")
     started = time.time()
@@ -156,16 +187,11 @@ def train_tokenizer(config: TokenizerTrainConfig) -> dict:
         for group in optimizer.param_groups:
             group["lr"] = cosine_lr(config, step)
         pixels = batch_pixels(config, step, source).to(accelerator.device)
-        latents = tokenizer.continuous_latents(pixels)
         quantizing = step >= config.autoencoder_warmup
         if step == config.autoencoder_warmup:
-            codebook.initialise(latents)
-        if quantizing:
-            z_q, _, tokens = tokenizer.quantize(latents)
-            commitment = config.commitment * torch.mean((latents - z_q.detach()) ** 2)
-        else:
-            z_q, commitment = latents, torch.zeros((), device=latents.device)
-        recon = tokenizer.vq.decode(z_q, force_not_quantize=True).sample
+            with torch.no_grad():
+                codebook.initialise(tokenizer.continuous_latents(pixels))
+        recon, latents, ids, commitment = step_module(pixels, quantizing)
         mse = torch.mean((recon - pixels) ** 2)
         loss = mse + commitment
         optimizer.zero_grad(set_to_none=True)
@@ -173,8 +199,8 @@ def train_tokenizer(config: TokenizerTrainConfig) -> dict:
         optimizer.step()
         restarted = 0
         if quantizing:
-            codebook.update(latents, tokens.ids)
-            used[tokens.ids.flatten()] = True
+            codebook.update(latents, ids)
+            used[ids.flatten()] = True
             if (step + 1) % config.restart_every == 0 and step < 0.9 * config.steps:
                 restarted = codebook.restart_dead(latents, used)
                 used.zero_()
@@ -186,9 +212,7 @@ def train_tokenizer(config: TokenizerTrainConfig) -> dict:
                               "elapsed_s": time.time() - started}) + "\n")
         log.flush()
         if (step + 1) % config.save_every == 0 or step + 1 == config.steps:
-            tokenizer.vq.quantize.embedding.weight.requires_grad_(True)  # saved as a normal VQModel
-            accelerator.unwrap_model(vq).save_pretrained(str(out))
-            tokenizer.vq.quantize.embedding.weight.requires_grad_(False)
+            save_tokenizer(accelerator, tokenizer, out)
     tokenizer.vq.eval()
     report = reconstruction_report(tokenizer, config.report_images) | {
         "train_seconds": time.time() - started, "config": asdict(config)}

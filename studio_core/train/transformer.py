@@ -123,8 +123,9 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (values * mask).sum() / mask.sum().clamp_min(1)
 
 
-def training_loss(model: ProgressiveTransformer, batch: TrainingBatch, config: TransformerTrainConfig):
-    out = model(batch.inputs, model.prepare_text(batch.text, batch.text_mask))
+def training_loss(model, batch: TrainingBatch, config: TransformerTrainConfig):
+    """`model` may be wrapped by accelerate (DDP): it is only ever called, so gradients sync."""
+    out = model(batch.inputs, text_states=batch.text, text_mask=batch.text_mask)
     ce = F.cross_entropy(out.logits.transpose(1, 2), batch.targets, reduction="none")
     clean_visible = ~batch.masked & ~batch.corrupted
     parts = {
@@ -182,7 +183,7 @@ def train_transformer(config: TransformerTrainConfig, data: EncodedDataset, code
         index = torch.randint(len(data), (config.batch_size,), generator=generator)
         batch = make_batch(data, index, config, model_config, generator)
         batch = TrainingBatch(**{k: v.to(accelerator.device) for k, v in batch.__dict__.items()})
-        loss, parts = training_loss(accelerator.unwrap_model(model), batch, config)
+        loss, parts = training_loss(model, batch, config)
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(model.parameters(), 1.0)
