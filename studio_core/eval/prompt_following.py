@@ -13,6 +13,7 @@ from ..data.shapes import ShapesDataset
 from .checker import accuracy, judge
 
 EVAL_SEED = 2024  # the held-out prompts used for evaluation; nothing is tuned on them
+VALIDATION_SEED = 77  # other held-out prompts, on which sampling defaults are chosen
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,9 @@ class PromptSet:
     count: int
 
 
-def prompt_following(studio, settings, prompt_set: PromptSet, seed: int = 0) -> dict:
-    dataset = ShapesDataset(seed=EVAL_SEED, split="heldout", num_objects=prompt_set.num_objects)
+def prompt_following(studio, settings, prompt_set: PromptSet, seed: int = 0,
+                     dataset_seed: int = EVAL_SEED) -> dict:
+    dataset = ShapesDataset(seed=dataset_seed, split="heldout", num_objects=prompt_set.num_objects)
     judgements = []
     for i in range(prompt_set.count):
         example = dataset[i]
