@@ -52,10 +52,12 @@ def test_training_resumes_where_it_stopped(tmp_path):
 
 def test_tokenizer_loss_goes_down(tmp_path):
     config = TokenizerTrainConfig(out=str(tmp_path), steps=40, batch_size=8, lr=3e-3, codebook_size=32,
-                                  channels=(8, 8, 8), embed_dim=4, norm_groups=4, norm_type="group", restart_every=10,
-                                  save_every=1000, report_images=16)
+                                  channels=(8, 8, 8), embed_dim=4, norm_groups=4, norm_type="group",
+                                  autoencoder_warmup=10, restart_every=10, save_every=1000,
+                                  report_images=16)
     report = train_tokenizer(config)
     log = log_of(tmp_path)
+    assert [r["quantized"] for r in log] == [False] * 10 + [True] * 30
     assert np.mean([r["mse"] for r in log[-10:]]) < 0.7 * np.mean([r["mse"] for r in log[:5]])
     assert 0 < report["codebook_usage"] <= 1 and report["psnr_db"] > 0
 
