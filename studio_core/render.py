@@ -40,11 +40,3 @@ def render_frame(image: np.ndarray, frame: TokenFrame, scale: int = 4, marks: bo
                 draw.rectangle([c * cell, r * cell, (c + 1) * cell - 1, (r + 1) * cell - 1], outline=colour)
     return picture
 
-
-def value_map(values: np.ndarray, known: np.ndarray, scale: int, low: float, high: float) -> Image.Image:
-    """A per-token map (stage placed, confidence) as a blue-to-yellow heat map; unplaced cells black."""
-    t = np.clip((values.astype(np.float32) - low) / max(high - low, 1e-9), 0, 1)
-    rgb = np.stack([255 * t, 80 + 150 * t, 255 * (1 - t)], axis=-1).astype(np.uint8)
-    rgb[~known] = 0
-    g = values.shape[0]
-    return Image.fromarray(rgb).resize((g * scale, g * scale), Image.NEAREST)

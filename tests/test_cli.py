@@ -67,3 +67,20 @@ def test_the_bundled_model_generates_from_the_shell(tmp_path):
     assert len(iio.imread(tmp_path / "blue.gif", index=None)) == 16
     with Image.open(tmp_path / "blue.png") as png:
         assert png.size == (256, 256)
+
+
+def test_train_transformer_writes_a_studio_checkpoint_that_generates(tiny_checkpoint, tmp_path):
+    from studio_core.studio import Studio
+    from studio_core.tokenizer import ImageTokenizer, small_vqmodel
+
+    vq = tmp_path / "vq64"  # a tiny tokenizer at the dataset's 64 px: a 16x16 grid
+    ImageTokenizer(small_vqmodel(codebook_size=16, channels=(8, 8, 8), embed_dim=4, norm_groups=4,
+                                 image_size=64)).save_pretrained(vq)
+    encoder = tiny_checkpoint.parent / "text-encoder"
+    code = main(["train-transformer", "--tokenizer", str(vq), "--out", str(tmp_path / "studio"),
+                 "--work", str(tmp_path / "work"), "--examples", "8", "--text-encoder", str(encoder),
+                 "--steps", "2", "--batch-size", "4", "--width", "32", "--depth", "1", "--heads", "2"])
+    assert code == 0
+    studio = Studio.load(tmp_path / "studio", cpu=True)
+    state = studio.generate_image("a red circle", 0, studio.settings(stages=2))
+    assert state.current.done and state.current.ids.shape == (16, 16)

@@ -18,12 +18,11 @@ def training_source(data_folder: str | None, seed: int):
     return CaptionedImageFolder(data_folder) if data_folder else ShapesDataset(seed=seed, split="train")
 
 
-def encoded_data(tokenizer_dir: str, work: Path, examples: int, data_folder: str | None,
+def encoded_data(tokenizer: ImageTokenizer, work: Path, examples: int, data_folder: str | None,
                  text_encoder: str, seed: int) -> EncodedDataset:
     path = work / f"encoded_{examples}.pt"
     if path.exists():
         return EncodedDataset.load(path)
-    tokenizer = ImageTokenizer.from_pretrained(tokenizer_dir)
     encoder = TextEncoder.from_pretrained(text_encoder)
     data = build_encoded_dataset(tokenizer, encoder, training_source(data_folder, seed), examples,
                                  text_cache=work / f"text_cache_{examples}.pt")
@@ -35,9 +34,9 @@ def train_studio_model(tokenizer_dir: str, out: str, work: str, examples: int, d
                        text_encoder: str, overrides: dict) -> Path:
     work_dir = Path(work)
     config = with_overrides(TransformerTrainConfig(out=str(work_dir)), **overrides)
-    data = encoded_data(tokenizer_dir, work_dir, examples, data_folder, text_encoder, config.seed)
-    codebook_size = ImageTokenizer.from_pretrained(tokenizer_dir).codebook_size
-    train_transformer(config, data, codebook_size, text_encoder)
+    tokenizer = ImageTokenizer.from_pretrained(tokenizer_dir)
+    data = encoded_data(tokenizer, work_dir, examples, data_folder, text_encoder, config.seed)
+    train_transformer(config, data, tokenizer.codebook_size, text_encoder)
 
     def copy_transformer(directory: Path) -> None:
         from ..transformer import ProgressiveTransformer
