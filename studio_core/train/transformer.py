@@ -31,6 +31,7 @@ from ..transformer import ProgressiveTransformer, TransformerConfig, count_param
 from .cache import EncodedDataset
 
 ORDERS = ("qerror-low-first", "qerror-high-first", "random", "raster")
+ARCHITECTURES = ("progressive", "raster-ar")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class TransformerTrainConfig:
     weight_decay: float = 0.05
     warmup: int = 100
     order: str = "qerror-low-first"
+    architecture: str = "progressive"  # or "raster-ar", the causal baseline (its order is raster)
     corrupt: float = 0.1  # share of visible tokens replaced by random codes
     text_dropout: float = 0.1
     visible_weight: float = 0.1
@@ -125,6 +127,8 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def training_loss(model, batch: TrainingBatch, config: TransformerTrainConfig):
     """`model` may be wrapped by accelerate (DDP): it is only ever called, so gradients sync."""
+    if config.architecture == "raster-ar":
+        return raster_training_loss(model, batch)
     out = model(batch.inputs, text_states=batch.text, text_mask=batch.text_mask)
     ce = F.cross_entropy(out.logits.transpose(1, 2), batch.targets, reduction="none")
     clean_visible = ~batch.masked & ~batch.corrupted
@@ -140,6 +144,15 @@ def training_loss(model, batch: TrainingBatch, config: TransformerTrainConfig):
     return loss, {k: v.item() for k, v in parts.items()}
 
 
+def raster_training_loss(model, batch: TrainingBatch):
+    """Teacher forcing: every position predicts its token from all tokens before it (and the text,
+    dropped for a share of examples exactly as for the progressive model)."""
+    inputs = getattr(model, "module", model).shift_right(batch.targets)  # accelerate may wrap it
+    logits = model(inputs, text_states=batch.text, text_mask=batch.text_mask)
+    ce = F.cross_entropy(logits.transpose(1, 2), batch.targets)
+    return ce, {"masked": ce.item()}
+
+
 # ---------------------------------------------------------------------------------------------
 # The loop
 
@@ -150,8 +163,17 @@ def model_config_for(config: TransformerTrainConfig, data: EncodedDataset, codeb
     return TransformerConfig(
         codebook_size=codebook_size, grid_size=int(round(math.sqrt(n))), text_dim=data.text.shape[-1],
         width=config.width, depth=config.depth, heads=config.heads,
-        qerror_scale=float(data.qerror.float().mean()), order=config.order, text_encoder=text_encoder,
+        qerror_scale=float(data.qerror.float().mean()), text_encoder=text_encoder,
+        order="raster" if config.architecture == "raster-ar" else config.order,
+        architecture=config.architecture,
     )
+
+
+def model_for(model_config: TransformerConfig):
+    from ..autoregressive import RasterTransformer
+
+    return RasterTransformer(model_config) if model_config.architecture == "raster-ar" \
+        else ProgressiveTransformer(model_config)
 
 
 def train_transformer(config: TransformerTrainConfig, data: EncodedDataset, codebook_size: int,
@@ -161,12 +183,14 @@ def train_transformer(config: TransformerTrainConfig, data: EncodedDataset, code
 
     if config.order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, got {config.order!r}")
+    if config.architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {config.architecture!r}")
     torch.manual_seed(config.seed)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     accelerator = Accelerator()
     model_config = model_config_for(config, data, codebook_size, text_encoder)
-    model = ProgressiveTransformer(model_config)
+    model = model_for(model_config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
                                   betas=(0.9, 0.95))
     model, optimizer = accelerator.prepare(model, optimizer)
