@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", default="assets/paper", help="paper suite: where the table, plot and grid go")
     e.add_argument("--prompts", type=int, default=200, help="paper suite: held-out prompts, main table")
     e.add_argument("--ablation-prompts", type=int, default=100, help="paper suite: prompts per ablation")
+    e.add_argument("--only-ablation", default=None, metavar="GROUP",
+                   help="paper suite: measure only this ablation group (e.g. order) into the saved report")
     add_sampling_arguments(e)
 
     b = commands.add_parser("bench", help="speed and memory of generation on this machine")
@@ -146,10 +148,13 @@ def command_evaluate(args: argparse.Namespace) -> None:
     from .eval.prompt_following import evaluate_checkpoint
 
     if args.suite == "paper":
-        from .eval.paper import SuiteConfig, run_suite
+        from .eval.paper import SuiteConfig, add_ablation_group, run_suite
 
-        run_suite(SuiteConfig(prompts=args.prompts, ablation_prompts=args.ablation_prompts, out=args.out),
-                  args.checkpoint)
+        config = SuiteConfig(prompts=args.prompts, ablation_prompts=args.ablation_prompts, out=args.out)
+        if args.only_ablation:
+            add_ablation_group(config, args.only_ablation, args.checkpoint)
+        else:
+            run_suite(config, args.checkpoint)
         return
 
     evaluate_checkpoint(args.checkpoint, sampling_overrides(args), single=args.single, pairs=args.pairs,

@@ -242,7 +242,8 @@ def main_rows(base, evaluator, examples, config) -> tuple[list[Row], dict]:
     return rows, diversities
 
 
-def ablation_rows(base, evaluator, examples, config) -> list[Row]:
+def ablation_variants(base, config: SuiteConfig) -> list[tuple[str, str, object, dict]]:
+    """(group, name, studio, sampling overrides) of every ablation row."""
     progressive = load_progressive(config.models, "qerror-low", base)
     random_order = load_progressive(config.models, "random", base)
     variants = [("strategy", f"progressive, {s}", progressive, {"strategy": s})
@@ -258,12 +259,46 @@ def ablation_rows(base, evaluator, examples, config) -> list[Row]:
         variants.append(("stages", f"progressive, {stages} stages", progressive, {"stages": stages}))
         variants.append(("stages", f"random order, {stages} stages", random_order,
                          {"stages": stages, "strategy": "confidence", "revision": 0.0}))
+    return variants
+
+
+def ablation_rows(base, evaluator, examples, config, groups: tuple[str, ...] | None = None) -> list[Row]:
     rows = []
-    for group, name, studio, overrides in variants:
+    for group, name, studio, overrides in ablation_variants(base, config):
+        if groups is not None and group not in groups:
+            continue
         row = measure(name, ProgressiveMaker(studio, studio.settings(**overrides)), examples, evaluator,
                       config, speed=False)
         rows.append(replace(row, speed={**row.speed, "group": group, "settings": overrides}))
     return rows
+
+
+def add_ablation_group(config: SuiteConfig, group: str, checkpoint: str | None = None) -> dict:
+    """Measure one group of ablation rows (e.g. `order`, once its model is trained) into the saved
+    report, replacing that group's old rows; the table and the plot are written again. The
+    prompts and seeds are the suite's, so every other row stays as it was measured."""
+    from ..studio import Studio
+    from .evaluator import SceneEvaluator
+
+    out = Path(config.out)
+    report = json.loads((out / "paper_report.json").read_text())
+    config = replace(config, prompts=report["config"]["prompts"],
+                     ablation_prompts=report["config"]["ablation_prompts"])
+    base = Studio.load(checkpoint or BUNDLED_CHECKPOINT)
+    evaluator = SceneEvaluator.from_pretrained(config.evaluator)
+    examples = evaluation_prompts(config.prompts)[:config.ablation_prompts]
+    rows = ablation_rows(base, evaluator, examples, config, groups=(group,))
+    if not rows:
+        raise ValueError(f"no ablation rows in group {group!r} (is its model in {config.models}?)")
+    kept = [r for r in report["ablations"] if r["speed"]["group"] != group]
+    first = next((i for i, r in enumerate(report["ablations"]) if r["speed"]["group"] == group), 4)
+    report["ablations"] = kept[:first] + [asdict(r) for r in rows] + kept[first:]
+    report["training"] = training_summaries(Path(config.models))
+    (out / "paper_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "paper_table.md").write_text(markdown(report) + "\n")
+    plot(report, out / "quality_vs_speed.png")
+    print(markdown(report))
+    return report
 
 
 def run_suite(config: SuiteConfig = SuiteConfig(), checkpoint: str | None = None) -> dict:
