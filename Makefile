@@ -1,12 +1,14 @@
 # Two commands do all the set-up on a fresh machine (Python 3.11):
-#   make studio   install, then make a picture and its generation-order GIF with the bundled model
+#   make studio   install, then serve the studio web app on the bundled model (http://127.0.0.1:7860)
 #   make test     install, then run the test suite
+# And one for the command line:
+#   make picture  install, then make a picture and its generation-order GIF with the bundled model
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PROMPT ?= a large red circle in the top left and a small blue square at the bottom right
 SEED ?= 0
 
-.PHONY: install studio test
+.PHONY: install studio picture test
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -19,7 +21,10 @@ $(VENV)/.installed: requirements.txt
 install: $(VENV)/.installed
 
 studio: install
-	$(PY) -m studio_core generate --prompt "$(PROMPT)" --seed $(SEED) --out out/studio.png --gif out/studio.gif
+	$(PY) app.py
+
+picture: install
+	$(PY) -m studio_core generate --prompt "$(PROMPT)" --seed $(SEED) --out out/picture.png --gif out/picture.gif
 
 test: install
 	$(PY) -m pytest -q

@@ -1,0 +1,85 @@
+"""Progressive Studio web app.
+
+    python app.py [--host 127.0.0.1] [--port 7860] [--checkpoint DIR] [--db PATH] [--exports DIR]
+
+Serves the studio on the bundled model by default, with its session database and exports in the
+git-ignored `data/` folder next to this file. The same file is a Hugging Face Space's entry point:
+a Space sets GRADIO_SERVER_NAME/GRADIO_SERVER_PORT, which become the defaults here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+# Before anything imports gradio or huggingface_hub: no analytics calls, no hub lookups, no
+# telemetry (this app runs offline; an environment that sets them otherwise wins).
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str
+    port: int
+    checkpoint: Path | None
+    db: Path
+    exports: Path
+    max_exports: int
+    cpu: bool
+
+
+def parse_args(argv: list[str] | None = None) -> ServerSettings:
+    parser = argparse.ArgumentParser(prog="python app.py", description="Progressive Studio web app")
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                        help="address to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="studio checkpoint directory (default: the bundled checkpoints/shapes-v1)")
+    parser.add_argument("--db", type=Path, default=DATA / "studio.db", help="session database (SQLite)")
+    parser.add_argument("--exports", type=Path, default=DATA / "exports",
+                        help="folder for exported GIF/PNG/JSON files (the only place exports go)")
+    parser.add_argument("--max-exports", type=int, default=100,
+                        help="exported files kept in that folder; the oldest go first")
+    parser.add_argument("--cpu", action="store_true", help="stay on the CPU even where a GPU is present")
+    args = parser.parse_args(argv)
+    return ServerSettings(host=args.host, port=args.port, checkpoint=args.checkpoint, db=args.db,
+                          exports=args.exports, max_exports=args.max_exports, cpu=args.cpu)
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Gradio keeps temporary copies of the pictures it serves; keep them with the app's other
+    # files (and out of the shared /tmp) unless the environment says where.
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(settings.exports.parent / "gradio-tmp"))
+
+    from app import AppConfig, build_app, launch_options
+    from studio_core.checkpoints import CheckpointError
+    from studio_core.store import SessionStore
+    from studio_core.studio import Studio
+
+    try:
+        studio = Studio.load(settings.checkpoint, cpu=settings.cpu)
+    except CheckpointError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    config = AppConfig(exports_dir=settings.exports.resolve(), max_exports=settings.max_exports)
+    # The store opens its file on first use: a damaged or read-only database is reported in the
+    # page by each action that needs it, and the app keeps serving meanwhile.
+    store = SessionStore(settings.db)
+    demo = build_app(studio, store, config)
+    demo.launch(server_name=settings.host, server_port=settings.port, **launch_options(config))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""The web app's settings: one frozen record, made by app.py (or a test) and handed to build_app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+# Prompts in the bundled model's language (the shapes dataset's grammar): one object, two objects,
+# a background, and a paraphrase, so a first visitor sees what the model can and cannot do.
+EXAMPLE_PROMPTS = (
+    "a large red circle in the top left and a small blue square at the bottom right",
+    "a large yellow triangle in the center on a navy background",
+    "a small green diamond on the right",
+    "in the top right corner, a large purple square with a gray background",
+    "a large white circle at the bottom and a small orange triangle at the top",
+)
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    exports_dir: Path
+    # Exported files kept; older ones are deleted when a new one is written, so the folder cannot
+    # fill a disk however long the app runs.
+    max_exports: int = 100
+    # How many generations (any event that runs the transformer) run at once. One: a single
+    # generation already keeps every core busy (torch's intra-op threads), so two at once each
+    # take twice as long and the one in front of the queue waits for nothing; queueing keeps the
+    # total throughput and gives each person the fastest first stage the machine can.
+    model_concurrency: int = 1
+    # Everything else (viewing frames, exports, history) is light and must not wait behind a
+    # generation; it still has a bound so a burst of requests cannot start hundreds of threads.
+    light_concurrency: int = 8
+    picture_size: int = 512  # pixels on screen for the model's picture, scaled by whole numbers
+    view_size: int = 128  # pixels of each token view
+    gif_size: int = 256  # pixels of the exported GIF
+    thumbnail_size: int = 96
+    history_limit: int = 48  # sessions shown in the history gallery
+    max_import_bytes: int = 32 * 2**20
+    examples: tuple[str, ...] = EXAMPLE_PROMPTS
+    title: str = "Progressive Studio"
+
+    def __post_init__(self):
+        if self.max_exports < 1:
+            raise ValueError(f"max_exports must be at least 1, got {self.max_exports}")
+        if self.model_concurrency < 1 or self.light_concurrency < 1:
+            raise ValueError("concurrency limits must be at least 1")

@@ -1,0 +1,440 @@
+"""What each button (and API endpoint) does: thin calls into the Studio and the session store.
+
+Every public method here is one event handler; its parameter names are the names gradio_client
+shows for the endpoint. Handlers take and return immutable `TabState`s and turn known problems
+(bad input, a session of another browser, a database that cannot be used) into `gr.Error`
+messages; the app keeps serving. Model work streams: a handler yields the page after every frame,
+and every frame is in the database before the page shows it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import secrets
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterator
+
+import gradio as gr
+import numpy as np
+
+from studio_core.export import generation_order_gif, save_png
+from studio_core.hooks import MaskError
+from studio_core.sampler import SettingsError
+from studio_core.state import GenerationState
+from studio_core.store import (OpenedSession, SessionStore, StoreError, owner_hash, read_session_file,
+                               write_session_file)
+from studio_core.studio import Studio
+from studio_core.text_encoder import validate_prompt
+
+from .config import AppConfig
+from .exports import ExportFolder
+from .views import PageRenderer, ThumbnailCache, session_rows
+from .workspace import StopSignals, TabState, Workspace, computed_ahead
+
+MAX_SEED = 2**31 - 1  # fits every widget and JSON reader
+
+# ValueError covers PromptError, SettingsError, PlanError and MaskError: the core's "your input
+# is wrong" errors. StoreError covers every database problem. Anything else is a bug: it is
+# logged by Gradio and shown as a generic error.
+USER_ERRORS = (ValueError, StoreError)
+
+
+def shown_in_page(handler):
+    """Known problems become a gr.Error with the core's message (the page shows it, gradio_client
+    raises it). Works for plain and streaming (generator) handlers."""
+    if inspect.isgeneratorfunction(handler):
+        @functools.wraps(handler)
+        def streaming(*args, **kwargs):
+            try:
+                yield from handler(*args, **kwargs)
+            except USER_ERRORS as err:
+                raise gr.Error(str(err), print_exception=False) from err
+        return streaming
+
+    @functools.wraps(handler)
+    def plain(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except USER_ERRORS as err:
+            raise gr.Error(str(err), print_exception=False) from err
+    return plain
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the page's inputs
+
+
+def whole_number(value: object, name: str, low: int | None = None, high: int | None = None) -> int:
+    """A whole number from a widget (which may send 3.0) or an API client, or a SettingsError."""
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number, got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise SettingsError(f"{name} must be a whole number, got {value!r}")
+    if not float(value).is_integer():
+        raise SettingsError(f"{name} must be a whole number, got {value!r}")
+    number = int(value)
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise SettingsError(f"{name} must be between {low} and {high}, got {number}")
+    return number
+
+
+def real_number(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise SettingsError(f"{name} must be a number, got {value!r}")
+    return float(value)
+
+
+def optional_text(value: object) -> str | None:
+    """A free-text field that may be left empty (None means: keep what there is)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return value
+
+
+def brush_mask(editor_value: object) -> np.ndarray:
+    """The pixels the brush touched: the alpha of the editor's layers (all of them, should a
+    client send several). Raises MaskError when nothing is selected."""
+    layers = editor_value.get("layers") if isinstance(editor_value, dict) else None
+    layers = [np.asarray(layer) for layer in (layers or []) if layer is not None]
+    if not layers:
+        raise MaskError("no cells selected: brush over the picture first")
+    shapes = {layer.shape[:2] for layer in layers}
+    if len(shapes) > 1:
+        raise MaskError(f"the brush layers differ in size ({sorted(shapes)}); send one layer")
+    touched = np.zeros(layers[0].shape[:2], dtype=bool)
+    for layer in layers:
+        if layer.ndim == 3 and layer.shape[-1] in (2, 4):  # LA / RGBA: the alpha is the stroke
+            touched |= layer[..., -1] > 0
+        elif layer.ndim in (2, 3):  # L / RGB without alpha: any non-black pixel
+            touched |= (layer if layer.ndim == 2 else layer.max(axis=-1)) > 0
+        else:
+            raise MaskError(f"a brush layer must be an image, got an array of shape {layer.shape}")
+    return touched
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class StudioEndpoints:
+    """The app's handlers over one Studio and one SessionStore (shared by every tab)."""
+
+    def __init__(self, studio: Studio, store: SessionStore, config: AppConfig):
+        self.studio, self.store, self.config = studio, store, config
+        self.exports = ExportFolder(config.exports_dir, config.max_exports)
+        self.stops = StopSignals()
+        self.render = PageRenderer(studio, config)
+        self.thumbnails = ThumbnailCache(studio, config.thumbnail_size, capacity=4 * config.history_limit)
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def page(self, tab: TabState) -> tuple:
+        return self.render.page(tab)
+
+    @staticmethod
+    def require_work(tab: TabState | None) -> Workspace:
+        if tab is None or tab.work is None:
+            raise ValueError("nothing to work on yet: generate a picture first (or open one from the history)")
+        return tab.work
+
+    def synced(self, work: Workspace, owner: str) -> Workspace:
+        """The tab's branch as the database has it. They differ only when a generation was cut off
+        between writing a frame and showing it (a cancelled request), or another tab wrote to the
+        same branch; the database is the truth."""
+        length = self.store.branch_length(work.session_id, work.branch_id, owner)
+        if length == len(work.state.frames):
+            return work
+        return self.workspace(self.store.load(work.session_id, owner, work.branch_id))
+
+    def workspace(self, opened: OpenedSession) -> Workspace:
+        self.check_fits_model(opened.state)
+        return Workspace(opened.session_id, opened.branch_id, opened.state, opened.branches)
+
+    def check_fits_model(self, state: GenerationState) -> None:
+        """A session made by another model (another grid, codebook or mask id) cannot be shown or
+        continued by this one: say so instead of failing inside the decoder."""
+        grid, codebook = self.studio.grid_size, self.studio.models.tokenizer.codebook_size
+        frame = state.frames[-1]
+        if frame.ids.shape != (grid, grid) or state.mask_id != self.studio.mask_id:
+            raise ValueError(f"this session was made by another model ({frame.ids.shape[0]}x{frame.ids.shape[1]} "
+                             f"tokens, mask id {state.mask_id}); the app runs a {grid}x{grid} model")
+        for f in state.frames:
+            placed = f.ids[f.known]
+            if f.ids.shape != (grid, grid) or (placed.size and (placed.min() < 0 or placed.max() >= codebook)):
+                raise ValueError(f"this session holds tokens outside the model's codebook of {codebook} codes")
+
+    def save(self, tab: TabState, owner: str, state: GenerationState) -> TabState:
+        """Write the frames `state` added to the tab's branch, then move the tab on to it."""
+        work = tab.work
+        new = state.frames[len(work.state.frames):]
+        if new:
+            self.store.append_frames(work.session_id, work.branch_id, owner, new, at=len(work.state.frames))
+        return replace(tab, work=work.advanced(state))
+
+    def stream(self, tab: TabState, owner: str, states: Iterator[GenerationState], tab_key: str
+               ) -> Iterator[TabState]:
+        """Save and show every frame as it is made; end early when /stop is called for this tab."""
+        with self.stops.running(tab_key) as stop:
+            for state in computed_ahead(states, stop):
+                tab = self.save(tab, owner, state)
+                yield tab
+                if stop.is_set():
+                    return
+
+    def settings(self, stages, guidance, temperature, strategy, revision):
+        return self.studio.settings(
+            stages=whole_number(stages, "stages"), guidance=real_number(guidance, "guidance"),
+            temperature=real_number(temperature, "temperature"), strategy=strategy,
+            revision=real_number(revision, "revision"))
+
+    @staticmethod
+    def seed(seed: object, randomize: bool) -> int:
+        if randomize:
+            return secrets.randbelow(MAX_SEED + 1)
+        if seed is None or (isinstance(seed, str) and not seed.strip()):
+            raise SettingsError("seed is empty: type a whole number, or tick 'randomize'")
+        return whole_number(seed, "seed", 0, MAX_SEED)
+
+    def new_session(self, tab: TabState, owner: str, prompt: str, seed: int, settings) -> TabState:
+        state = self.studio.start(prompt, seed, settings)  # checks prompt and settings first
+        ref = self.store.create_session(owner, state)
+        opened = OpenedSession(ref.session_id, ref.branch_id,
+                               self.store.list_branches(ref.session_id, owner), state)
+        return replace(tab or TabState(), work=self.workspace(opened))
+
+    @staticmethod
+    def chosen_session(session_id: object) -> str:
+        if not isinstance(session_id, str) or not session_id.strip():
+            raise ValueError("no session chosen: click a picture in the history (API: pass its id)")
+        return session_id.strip()
+
+    def selected_cells(self, editor_value: object) -> np.ndarray:
+        return self.studio.mask(brush_mask(editor_value), "brush mask")
+
+    # -- generation (these run the transformer: the "model" queue) --------------------------------
+    @shown_in_page
+    def generate(self, prompt, seed, randomize_seed, stages, guidance, temperature, strategy, revision,
+                 owner, tab, request: gr.Request):
+        """A new session: every stage streamed as it is made. Returns the page and the seed used."""
+        used = self.seed(seed, randomize_seed)
+        tab = self.new_session(tab, owner, prompt, used,
+                               self.settings(stages, guidance, temperature, strategy, revision))
+        for tab in self.stream(tab, owner, self.studio.resume(tab.work.state), request.session_hash):
+            yield self.page(tab) + (used,)
+
+    @shown_in_page
+    def step(self, prompt, seed, randomize_seed, stages, guidance, temperature, strategy, revision, owner, tab):
+        """One stage of the open picture; when there is none, or it is finished, the first stage of
+        a new one (from the prompt and settings)."""
+        work = tab.work if tab else None
+        if work is None or work.state.stages_left == 0:
+            used = self.seed(seed, randomize_seed)
+            tab = self.new_session(tab, owner, prompt, used,
+                                   self.settings(stages, guidance, temperature, strategy, revision))
+        else:
+            tab = replace(tab, work=self.synced(work, owner))
+        state = self.studio.step(tab.work.state)
+        tab = self.save(tab, owner, state)
+        return self.page(tab) + (state.current.seed,)
+
+    @shown_in_page
+    def continue_generation(self, owner, tab, request: gr.Request):
+        """The remaining stages of the open picture (after Step, Stop or an edit), streamed."""
+        work = self.synced(self.require_work(tab), owner)
+        if work.state.stages_left == 0:
+            raise ValueError("nothing left to generate: the picture is finished "
+                             "(Branch continues from an earlier frame)")
+        tab = replace(tab, work=work)
+        for tab in self.stream(tab, owner, self.studio.resume(work.state), request.session_hash):
+            yield self.page(tab)
+
+    @shown_in_page
+    def repaint(self, selection, region_prompt, owner, tab, request: gr.Request):
+        """Generate the brushed cells again (locked ones excepted), optionally from another prompt."""
+        work = self.synced(self.require_work(tab), owner)
+        region = self.selected_cells(selection)
+        prompt = optional_text(region_prompt)
+        if prompt is not None:
+            prompt = validate_prompt(prompt, "region prompt")
+        if not (region & ~work.state.current.locked).any():
+            raise ValueError("nothing to repaint: every selected cell is locked (unlock it first)")
+        tab = replace(tab, work=work)
+        for tab in self.stream(tab, owner, self.studio.repaint(work.state, region, prompt), request.session_hash):
+            yield self.page(tab)
+
+    @shown_in_page
+    def revise(self, selection, owner, tab):
+        """Re-predict the brushed cells from their surroundings, even where the model was sure."""
+        work = self.synced(self.require_work(tab), owner)
+        region = self.selected_cells(selection)
+        frame = work.state.current
+        if not (region & frame.known & ~frame.locked).any():
+            raise ValueError("nothing to revise: select cells that are placed and not locked")
+        state = self.studio.force_revise(work.state, region)
+        return self.page(self.save(replace(tab, work=work), owner, state))
+
+    @shown_in_page
+    def branch(self, frame_index, branch_seed, branch_prompt, owner, tab, request: gr.Request):
+        """A new branch from a frame of the timeline, generated to the end with a new seed (random
+        when empty) and optionally a new prompt; the branch it came from stays as it is."""
+        work = self.synced(self.require_work(tab), owner)
+        index = whole_number(frame_index, "frame_index")
+        rewound = self.studio.rewind(work.state, index)
+        if rewound.stages_left == 0:
+            raise ValueError(f"frame {index} is a finished picture: pick an earlier frame on the timeline")
+        seed = self.seed(branch_seed, randomize=optional_text(branch_seed) is None)  # empty: a new random seed
+        prompt = optional_text(branch_prompt)
+        if prompt is not None:
+            prompt = validate_prompt(prompt, "branch prompt")
+        branch_id = self.store.new_branch(work.session_id, owner, work.branch_id, index)
+        work = Workspace(work.session_id, branch_id, rewound, self.store.list_branches(work.session_id, owner))
+        tab = replace(tab, work=work)
+        for tab in self.stream(tab, owner, self.studio.resume(rewound, prompt, seed), request.session_hash):
+            yield self.page(tab)
+
+    def stop(self, request: gr.Request) -> None:
+        """End this tab's running generation after the stage in progress (what is made is kept)."""
+        self.stops.stop(request.session_hash)
+
+    # -- edits without the transformer -----------------------------------------------------------
+    @shown_in_page
+    def lock(self, selection, owner, tab):
+        """Lock the brushed cells that are placed: nothing changes them again until unlocked."""
+        work = self.synced(self.require_work(tab), owner)
+        region = self.selected_cells(selection)
+        frame = work.state.current
+        if not (region & frame.known & ~frame.locked).any():
+            raise ValueError("nothing to lock: select placed cells that are not locked yet "
+                             "(the checkered cells are not placed)")
+        return self.page(self.save(replace(tab, work=work), owner, self.studio.lock(work.state, region)))
+
+    @shown_in_page
+    def unlock(self, selection, owner, tab):
+        work = self.synced(self.require_work(tab), owner)
+        region = self.selected_cells(selection)
+        if not (region & work.state.current.locked).any():
+            raise ValueError("nothing to unlock: none of the selected cells is locked")
+        return self.page(self.save(replace(tab, work=work), owner, self.studio.unlock(work.state, region)))
+
+    # -- looking ---------------------------------------------------------------------------------
+    @shown_in_page
+    def view_frame(self, frame_index, tab):
+        """Show frame `frame_index` of the branch (0 = the blank start); the last follows new frames."""
+        work = self.require_work(tab)
+        last = len(work.state.frames) - 1
+        index = whole_number(frame_index, "frame_index", 0, last)
+        return self.page(replace(tab, work=replace(work, viewing=None if index == last else index)))
+
+    @shown_in_page
+    def set_display(self, show_grid, show_marks, tab):
+        """Draw the token grid and/or outline the new (white), revised (red) and locked (blue) tokens."""
+        return self.page(replace(tab or TabState(), show_grid=bool(show_grid), show_marks=bool(show_marks)))
+
+    # -- sessions --------------------------------------------------------------------------------
+    @shown_in_page
+    def list_sessions(self, owner):
+        """This browser's sessions, newest first: the gallery and the same as data."""
+        summaries = self.store.list_sessions(owner, self.config.history_limit)
+        gallery = [(self.thumbnails.get(s), f"{s.prompt} · {s.id[:8]}") for s in summaries]
+        return gallery, session_rows(summaries)
+
+    @shown_in_page
+    def open_session(self, session_id, owner, tab):
+        """Open a session of this browser exactly as it was saved, on its current branch."""
+        opened = self.store.load(self.chosen_session(session_id), owner)
+        return self.page(replace(tab or TabState(), work=self.workspace(opened)))
+
+    @shown_in_page
+    def open_branch(self, branch_id, owner, tab):
+        """Switch the open session to another of its branches."""
+        work = self.require_work(tab)
+        number = whole_number(branch_id, "branch_id")
+        self.store.set_current_branch(work.session_id, number, owner)
+        return self.page(replace(tab, work=self.workspace(self.store.load(work.session_id, owner, number))))
+
+    @shown_in_page
+    def delete_session(self, session_id, owner, tab):
+        """Delete a session of this browser (all its branches). Returns the page and the history."""
+        session_id = self.chosen_session(session_id)
+        self.store.delete(session_id, owner)
+        tab = tab or TabState()
+        if tab.work is not None and tab.work.session_id == session_id:
+            tab = replace(tab, work=None)
+        gallery, rows = self.list_sessions(owner)
+        return self.page(tab) + (gallery, rows)
+
+    def selection_canvas(self, tab):
+        """Refresh the brush canvas with the latest frame (chained after every action)."""
+        return self.render.selection_canvas(tab)
+
+    @staticmethod
+    def pick_session(rows, evt: gr.SelectData):
+        """The id of the session clicked in the history gallery."""
+        if not rows or evt.index is None or not 0 <= evt.index < len(rows):
+            return gr.skip()
+        return rows[evt.index]["id"]
+
+    @staticmethod
+    def ensure_owner(token):
+        """This browser's token: kept if it is one, made once otherwise (kept in local storage)."""
+        try:
+            owner_hash(token)
+            return token
+        except StoreError:
+            return secrets.token_urlsafe(32)
+
+    # -- files -----------------------------------------------------------------------------------
+    def export_path(self, kind: str, work: Workspace) -> Path:
+        return self.exports.new_path(kind, work.session_id, work.branch_id, work.frame_index)
+
+    def finished_export(self, path: Path) -> str:
+        self.exports.prune(keep=path)
+        return str(path)
+
+    @shown_in_page
+    def export_gif(self, tab):
+        """The branch's generation order: one GIF frame per frame after the blank start (for a plain
+        generation, one per stage), new tokens outlined white, revised red; the last frame held."""
+        work = self.require_work(tab)
+        if len(work.state.frames) < 2:
+            raise ValueError("nothing to export yet: generate at least one stage first")
+        scale = self.render.scale_for(self.config.gif_size)
+        path = self.export_path("gif", work)
+        generation_order_gif(work.state, lambda f: self.studio.picture(f, scale=scale, marks=True), path)
+        return self.finished_export(path)
+
+    @shown_in_page
+    def export_png(self, tab):
+        """The frame on screen as a PNG, with prompt, seed and settings in its metadata."""
+        work = self.require_work(tab)
+        if not work.frame.known.any():
+            raise ValueError("nothing to export yet: this frame is blank")
+        path = self.export_path("png", work)
+        image = self.studio.picture(work.frame, scale=self.render.picture_scale)
+        save_png(image, work.state.rewind(work.frame_index), path)
+        return self.finished_export(path)
+
+    @shown_in_page
+    def export_json(self, owner, tab):
+        """The whole session (every branch) as JSON that Import reads back."""
+        work = self.require_work(tab)
+        export = self.store.export_session(work.session_id, owner)
+        return self.finished_export(write_session_file(export, self.export_path("json", work)))
+
+    @shown_in_page
+    def import_json(self, session_file, owner, tab):
+        """A session file exported by this app becomes a new session of this browser, opened."""
+        if not session_file:
+            raise ValueError("no file: choose a session JSON exported by Progressive Studio")
+        path = Path(session_file)
+        if path.stat().st_size > self.config.max_import_bytes:
+            raise ValueError(f"{path.name} is larger than {self.config.max_import_bytes // 2**20} MB: "
+                             f"not a session file of this app")
+        export = read_session_file(path.read_bytes())
+        for branch in export.branches:
+            self.check_fits_model(branch.state)
+        ref = self.store.import_session(owner, export)
+        return self.page(replace(tab or TabState(), work=self.workspace(self.store.load(ref.session_id, owner))))

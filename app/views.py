@@ -1,0 +1,144 @@
+"""What the page shows for a tab: the picture, the token views, the status line, the timeline, the
+frame's data and the branch list, in the order of the page's shared outputs. Presentation only:
+pictures come from the Studio (decode) and studio_core.render."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import replace
+from datetime import datetime
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from studio_core.render import render_frame, token_views
+from studio_core.store import BranchInfo, SessionSummary
+from studio_core.studio import Studio
+
+from .config import AppConfig
+from .workspace import TabState, Workspace
+
+# The outputs every page-changing event returns, in this order (ui.py builds the same list).
+PAGE_OUTPUTS = ("tab", "picture", "status", "view_placed", "view_confidence", "view_revised", "view_locked",
+                "timeline", "frame_data", "branches")
+# The brush canvas (gr.ImageEditor) is not among them: it is refreshed once, after an action ends.
+# Streaming a picture into it at every stage leaves it showing a stale frame (its canvas loads
+# images asynchronously and an older load can finish last), so the stages stream into a plain
+# gr.Image and the canvas follows the latest frame.
+
+def in_page_order(**values) -> tuple:
+    """The page's values as the tuple Gradio expects, in PAGE_OUTPUTS order (each name required)."""
+    if set(values) != set(PAGE_OUTPUTS):
+        raise TypeError(f"page values {sorted(values)} do not match the outputs {sorted(PAGE_OUTPUTS)}")
+    return tuple(values[name] for name in PAGE_OUTPUTS)
+
+
+WELCOME = "Type a prompt and press **Generate**: the picture appears stage by stage, coarse to fine."
+EVENT_NAMES = {"start": "blank start", "stage": "generated", "lock": "locked", "unlock": "unlocked",
+               "repaint": "repainted", "revise": "revised"}
+
+
+def status_line(work: Workspace) -> str:
+    frame, frames, stages = work.frame, len(work.state.frames), len(work.state.plan)
+    head = f"**Stage {frame.stage} / {stages}**" + (" · finished" if frame.done else "")
+    if frame.event not in ("stage", "start"):
+        head += f" · {EVENT_NAMES.get(frame.event, frame.event)}"
+    parts = [head, f"seed {frame.seed}", f"frame {work.frame_index} of {frames - 1}",
+             f"branch {work.branch_number}", f"session `{work.session_id[:8]}`"]
+    if work.viewing is not None:
+        parts.append("viewing an earlier frame (edits apply to the latest; **Branch** continues from here)")
+    return " · ".join(parts)
+
+
+def frame_data(work: Workspace) -> dict:
+    """The frame on screen as data, for API clients: the token grid and its masks, and where it is."""
+    return {"session_id": work.session_id, "branch_id": work.branch_id, "frame_index": work.frame_index,
+            "frames": len(work.state.frames), "stages": len(work.state.plan),
+            "settings": work.state.settings.to_dict(), **work.frame.to_dict()}
+
+
+def branch_label(branch: BranchInfo, branches: tuple[BranchInfo, ...]) -> str:
+    if branch.parent_id is None:
+        return f"Branch {branch.number} (first)"
+    parent = next((b.number for b in branches if b.id == branch.parent_id), "?")
+    return f"Branch {branch.number} · from frame {branch.fork_index} of branch {parent}"
+
+
+def session_rows(summaries: list[SessionSummary]) -> list[dict]:
+    """The history as data (what the gallery shows, with ids for /open_session and /delete_session)."""
+    return [{"id": s.id, "prompt": s.prompt, "updated": datetime.fromtimestamp(s.updated).isoformat(timespec="seconds"),
+             "branches": s.branches, "stage": s.last_frame.stage, "finished": s.last_frame.done}
+            for s in summaries]
+
+
+class PageRenderer:
+    def __init__(self, studio: Studio, config: AppConfig):
+        self.studio, self.config = studio, config
+        self.image_size = studio.models.tokenizer.image_size
+        self.picture_scale = self.scale_for(config.picture_size)
+        grid = studio.grid_size
+        self.view_size = grid * max(1, config.view_size // grid)  # whole pixels per cell
+
+    def scale_for(self, size: int) -> int:
+        """Whole-number scale that brings the model's picture closest to `size` pixels: nearest-
+        neighbour scaling by a whole number keeps every token's pixels square and sharp."""
+        return max(1, round(size / self.image_size))
+
+    def page(self, tab: TabState) -> tuple:
+        work = tab.work
+        if work is None:
+            return in_page_order(
+                tab=tab, picture=None, status=WELCOME, view_placed=None, view_confidence=None,
+                view_revised=None, view_locked=None, frame_data=None, branches=gr.Dropdown(choices=[], value=None),
+                timeline=gr.Slider(minimum=0, maximum=1, value=0, step=1, interactive=False, label="Timeline"))
+        frame = work.frame
+        image = self.studio.decode(frame)
+        picture = render_frame(image, frame, scale=self.picture_scale, marks=tab.show_marks, grid=tab.show_grid)
+        views = token_views(image, frame, len(work.state.plan), self.view_size)
+        last = len(work.state.frames) - 1
+        timeline = gr.Slider(minimum=0, maximum=max(last, 1), value=work.frame_index, step=1,
+                             interactive=last > 0, label=f"Timeline: frame {work.frame_index} of {last}")
+        branches = gr.Dropdown(choices=[(branch_label(b, work.branches), b.id) for b in work.branches],
+                               value=work.branch_id)
+        return in_page_order(
+            tab=tab, picture=picture, status=status_line(work), view_placed=views["placed"],
+            view_confidence=views["confidence"], view_revised=views["revised"], view_locked=views["locked"],
+            timeline=timeline, frame_data=frame_data(work), branches=branches)
+
+    def selection_canvas(self, tab: TabState) -> dict | None:
+        """The brush canvas: the latest frame (edits apply to it) with the token grid drawn and the
+        locked cells outlined, a fresh empty brush layer on top."""
+        work = tab.work if tab else None
+        if work is None:
+            return None
+        frame = work.state.current
+        none = np.zeros_like(frame.known)
+        canvas = render_frame(self.studio.decode(frame), replace(frame, new=none, revised=none),
+                              scale=self.picture_scale, marks=True, grid=True)
+        return {"background": canvas, "layers": [], "composite": canvas}
+
+
+class ThumbnailCache:
+    """Gallery thumbnails, decoded once per session version (id, last change), least recently used
+    dropped first. Owned by the app instance; shared by its threads."""
+
+    def __init__(self, studio: Studio, size: int, capacity: int):
+        self.studio, self.capacity = studio, capacity
+        self.scale = max(1, -(-size // studio.models.tokenizer.image_size))
+        self._lock = threading.Lock()
+        self._items: OrderedDict[tuple[str, float], Image.Image] = OrderedDict()
+
+    def get(self, summary: SessionSummary) -> Image.Image:
+        key = (summary.id, summary.updated)
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        thumbnail = self.studio.picture(summary.last_frame, scale=self.scale)  # outside the lock: slow part
+        with self._lock:
+            self._items[key] = thumbnail
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        return thumbnail

@@ -1,0 +1,135 @@
+"""Latency of the studio app as a client sees it: from submitting /generate to the first streamed
+stage on the client, and to the finished picture, through gradio_client against the real app on
+the bundled model. Prints a markdown table.
+
+    python benchmarks/app_latency.py [--runs 10] [--stages 16] [--checkpoint DIR]
+
+Each run uses a prompt the studio has not cached (its text is encoded again, as for a new
+visitor's first prompt) and a fresh session in a throwaway database. The same generations run
+in-process without the web layer too, so the table shows what the app adds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+PROMPTS = (
+    "a large red circle in the top left and a small blue square at the bottom right",
+    "a large yellow triangle in the center on a navy background",
+    "a small green diamond on the right",
+    "a large purple square in the top right corner with a gray background",
+    "a large white circle at the bottom and a small orange triangle at the top",
+    "a small cyan circle on the left over a brown background",
+)
+OWNER = "benchmark-owner-token-0000"
+GOALS_MS = {"first": 300, "last": 1000}
+
+
+@dataclass(frozen=True)
+class RunTimes:
+    first_ms: float  # submit -> first streamed stage on the client
+    last_ms: float  # submit -> the finished picture on the client
+    outputs: int  # streamed outputs received
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def time_generation(client, prompt: str, seed: int, stages: int) -> RunTimes:
+    start = time.perf_counter()
+    job = client.submit(prompt, seed, False, stages, 3.0, 1.0, "qerror", 0.5, OWNER, api_name="/generate")
+    first = None
+    count = 0
+    for _ in job:  # one output per stage, as the server streams them
+        count += 1
+        if first is None:
+            first = time.perf_counter()
+    job.result()  # raises if the run failed
+    end = time.perf_counter()
+    return RunTimes((first - start) * 1000, (end - start) * 1000, count)
+
+
+def time_in_process(studio, prompt: str, seed: int, stages: int) -> tuple[float, float]:
+    """The floor under the app's figures: the same generation with every stage decoded to a
+    picture (streaming has to show each one), no web layer, no database, no PNG encoding."""
+    settings = studio.settings(stages=stages)
+    studio.forget_prompts()
+    start = time.perf_counter()
+    first = None
+    for state in studio.generate(prompt, seed, settings):
+        studio.decode(state.current)
+        if first is None:
+            first = time.perf_counter()
+    return (first - start) * 1000, (time.perf_counter() - start) * 1000
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--stages", type=int, default=16)
+    parser.add_argument("--checkpoint", default=None, help="studio checkpoint (default: the bundled model)")
+    args = parser.parse_args(argv)
+
+    import torch
+    from gradio_client import Client
+
+    from app import AppConfig, build_app
+    from studio_core.store import SessionStore
+    from studio_core.studio import Studio
+
+    studio = Studio.load(args.checkpoint, cpu=True)
+    work = Path(tempfile.mkdtemp(prefix="studio-bench-"))
+    config = AppConfig(exports_dir=work / "exports")
+    demo = build_app(studio, SessionStore(work / "bench.db"), config)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=False)
+        time_generation(client, PROMPTS[0], 0, args.stages)  # warm-up: first requests set things up
+        web, local = [], []
+        for run in range(args.runs):
+            prompt = PROMPTS[run % len(PROMPTS)]
+            local.append(time_in_process(studio, prompt, run, args.stages))
+            studio.forget_prompts()
+            web.append(time_generation(client, prompt, run, args.stages))
+    finally:
+        demo.close()
+
+    def median(values) -> float:
+        return statistics.median(values)
+
+    first, last = median(r.first_ms for r in web), median(r.last_ms for r in web)
+    local_first, local_last = median(t[0] for t in local), median(t[1] for t in local)
+    streamed = {r.outputs for r in web}
+    print(f"App latency through gradio_client, bundled model, {args.stages} stages, median of {args.runs} runs "
+          f"(torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs; {sorted(streamed)} streamed outputs "
+          f"per run):\n")
+    print("| measure | app, through gradio_client | in-process: model + a decode per stage | goal |")
+    print("|---|---|---|---|")
+    print(f"| submit → first stage on the client | {first:.0f} ms | {local_first:.0f} ms | "
+          f"≤ {GOALS_MS['first']} ms{'' if first <= GOALS_MS['first'] else ': missed'} |")
+    print(f"| submit → finished picture ({args.stages} stages) | {last:.0f} ms | {local_last:.0f} ms | "
+          f"≤ {GOALS_MS['last']} ms{'' if last <= GOALS_MS['last'] else ': missed'} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

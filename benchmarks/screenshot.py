@@ -1,0 +1,82 @@
+"""The README's picture of the studio: the real app on the bundled model, driven in headless
+Chromium like a person would (generate, brush, lock, repaint), then photographed.
+
+    python benchmarks/screenshot.py [--out assets/studio_screenshot.png]
+
+Needs Debian's chromium (/usr/bin/chromium) and the playwright package (never `playwright install`).
+Uses a throwaway database and export folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+PROMPT = "a large red circle in the top left and a small blue square at the bottom right"
+SEED = 3
+VIEWPORT = {"width": 1360, "height": 1200}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "assets" / "studio_screenshot.png")
+    args = parser.parse_args(argv)
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from app import AppConfig, build_app, launch_options
+    from servers import launch
+    from studio_core.store import SessionStore
+    from studio_core.studio import Studio
+    from test_browser import CHROMIUM, CHROMIUM_ARGS, brush_stroke
+
+    work = Path(tempfile.mkdtemp(prefix="studio-shot-"))
+    config = AppConfig(exports_dir=work / "exports")
+    demo = build_app(Studio.load(cpu=True), SessionStore(work / "studio.db"), config)
+    port = launch(demo, **launch_options(config))
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport=VIEWPORT, device_scale_factor=1)
+            page.set_default_timeout(120_000)
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="load")
+            page.get_by_role("button", name="Generate", exact=True).wait_for()
+            page.locator("#prompt textarea").fill(PROMPT)
+            page.get_by_label("Randomize seed").uncheck()
+            page.get_by_label("Seed", exact=True).fill(str(SEED))
+            page.get_by_role("button", name="Generate", exact=True).click()
+            expect(page.locator("#status")).to_contain_text("finished", timeout=120_000)
+            page.wait_for_timeout(1000)
+            brush_stroke(page, [(0.05, 0.05), (0.35, 0.35)])  # the red circle's corner: lock it
+            page.get_by_role("button", name="Lock", exact=True).click()
+            expect(page.locator("#status")).to_contain_text("locked")
+            page.wait_for_timeout(1000)
+            brush_stroke(page, [(0.65, 0.65), (0.95, 0.95)])  # repaint the square's corner
+            page.get_by_label("Region prompt (optional, for Repaint)").fill("a small yellow square")
+            page.get_by_role("button", name="Repaint", exact=True).click()
+            expect(page.locator("#status")).to_contain_text("repainted")
+            page.get_by_label("Mark new (white) / revised (red) / locked (blue)").check()
+            page.wait_for_timeout(1500)
+            page.evaluate("window.scrollTo(0, 0)")
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(args.out), full_page=False)
+            browser.close()
+    finally:
+        demo.close()
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
