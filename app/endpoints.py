@@ -31,7 +31,7 @@ from studio_core.text_encoder import validate_prompt
 from .config import AppConfig
 from .exports import ExportFolder
 from .views import PageRenderer, ThumbnailCache, session_rows
-from .workspace import StopSignals, TabState, Workspace, computed_ahead
+from .workspace import StopSignals, TabState, Workspace
 
 MAX_SEED = 2**31 - 1  # fits every widget and JSON reader
 
@@ -178,7 +178,7 @@ class StudioEndpoints:
                ) -> Iterator[TabState]:
         """Save and show every frame as it is made; end early when /stop is called for this tab."""
         with self.stops.running(tab_key) as stop:
-            for state in computed_ahead(states, stop):
+            for state in states:
                 tab = self.save(tab, owner, state)
                 yield tab
                 if stop.is_set():
@@ -366,9 +366,10 @@ class StudioEndpoints:
         gallery, rows = self.list_sessions(owner)
         return self.page(tab) + (gallery, rows)
 
-    def selection_canvas(self, tab):
-        """Refresh the brush canvas with the latest frame (chained after every action)."""
-        return self.render.selection_canvas(tab)
+    def refresh_controls(self, tab):
+        """The timeline, the branch list and the brush canvas, following the latest frame (chained
+        after every action in the page)."""
+        return self.render.controls(tab)
 
     @staticmethod
     def pick_session(rows, evt: gr.SelectData):

@@ -16,7 +16,7 @@ from studio_core.studio import Studio
 
 from .config import AppConfig
 from .endpoints import StudioEndpoints
-from .views import PAGE_OUTPUTS, WELCOME
+from .views import CONTROL_OUTPUTS, PAGE_OUTPUTS, WELCOME
 from .workspace import TabState
 
 # The browser token lives in local storage under a fixed key, so it survives reloads and restarts
@@ -28,6 +28,8 @@ OWNER_STORAGE_SECRET = "progressive-studio"
 
 NEW_TOKEN_JS = """(token) => (typeof token === "string" && token.length >= 16) ? token :
     Array.from(crypto.getRandomValues(new Uint8Array(24)), (b) => b.toString(16).padStart(2, "0")).join("")"""
+
+MAX_FRAME_INDEX = 1_000_000
 
 CSS = """
 #picture img, #selection canvas, .token-view img, #history img { image-rendering: pixelated; }
@@ -122,12 +124,18 @@ def build_app(studio: Studio, store: SessionStore, config: AppConfig) -> gr.Bloc
                         revise_btn = gr.Button("Force revise")
 
         with gr.Accordion("Timeline, branches and export", open=True):
-            timeline = gr.Slider(0, 1, value=0, step=1, label="Timeline", interactive=False, elem_id="timeline")
+            # The page sets the slider's range to the branch after each action; the API range is
+            # wide open and the handlers check an index against the branch (their message says how
+            # many frames there are), since API clients never run the page's after-action refresh.
+            timeline = gr.Slider(0, MAX_FRAME_INDEX, value=0, step=1, label="Timeline", interactive=False,
+                                 elem_id="timeline")
             with gr.Row(equal_height=True):
                 branch_seed = gr.Number(label="Branch seed (empty: random)", value=None, precision=0)
                 branch_prompt = gr.Textbox(label="Branch prompt (empty: same)", lines=1)
                 branch_btn = gr.Button("Branch from this frame")
-                branches = gr.Dropdown(choices=[], label="Branches of this session", interactive=True)
+                # Custom values allowed for the same reason as the timeline: the store checks the id.
+                branches = gr.Dropdown(choices=[], label="Branches of this session", interactive=True,
+                                       allow_custom_value=True)
             with gr.Row():
                 gif_btn = gr.Button("Export GIF", size="sm")
                 png_btn = gr.Button("Export PNG", size="sm")
@@ -147,10 +155,11 @@ def build_app(studio: Studio, store: SessionStore, config: AppConfig) -> gr.Bloc
                 delete_btn = gr.Button("Delete", variant="stop", scale=1)
                 refresh_btn = gr.Button("Refresh", scale=1)
 
-        page_components = dict(tab=tab, picture=picture, status=status, view_placed=view_placed,
-                               view_confidence=view_confidence, view_revised=view_revised, view_locked=view_locked,
-                               timeline=timeline, frame_data=frame_json, branches=branches)
-        page = [page_components[name] for name in PAGE_OUTPUTS]
+        named = dict(tab=tab, picture=picture, status=status, view_placed=view_placed,
+                     view_confidence=view_confidence, view_revised=view_revised, view_locked=view_locked,
+                     frame_data=frame_json, timeline=timeline, branches=branches, selection=selection)
+        page = [named[name] for name in PAGE_OUTPUTS]
+        controls = [named[name] for name in CONTROL_OUTPUTS]
         settings = [stages, guidance, temperature, strategy, revision]
         model = dict(concurrency_id="model", concurrency_limit=config.model_concurrency, show_progress="minimal")
         light = dict(concurrency_id="light", concurrency_limit=config.light_concurrency)
@@ -158,9 +167,10 @@ def build_app(studio: Studio, store: SessionStore, config: AppConfig) -> gr.Bloc
         # is the public way; a private event still takes an api name, hence its own).
         refresh_history = dict(fn=endpoints.list_sessions, inputs=[owner], outputs=[history, history_rows],
                                api_name="refresh_history", api_visibility="private", **light)
-        # After any action that changes the latest frame: the brush canvas shows it (see views.py).
-        refresh_canvas = dict(fn=endpoints.selection_canvas, inputs=[tab], outputs=[selection],
-                              api_name="refresh_canvas", api_visibility="private", show_progress="hidden", **light)
+        # After any action that changes the latest frame: the controls follow it (see views.py).
+        refresh_controls = dict(fn=endpoints.refresh_controls, inputs=[tab], outputs=controls,
+                                api_name="refresh_controls", api_visibility="private", show_progress="hidden",
+                                **light)
 
         # Generation: streamed, one queue for the model.
         generating = gr.on([generate_btn.click, prompt.submit], endpoints.generate,
@@ -177,8 +187,8 @@ def build_app(studio: Studio, store: SessionStore, config: AppConfig) -> gr.Bloc
                                      api_name="branch", **model)
         # Stop: the endpoint ends the run cooperatively after its current stage (works for
         # gradio_client too); `cancels` also drops a click still waiting in the queue.
-        stop_btn.click(endpoints.stop, None, None, api_name="stop", concurrency_limit=None,
-                       cancels=[generating, stepping, continuing, repainting, revising, branching])
+        stopping = stop_btn.click(endpoints.stop, None, None, api_name="stop", concurrency_limit=None,
+                                  cancels=[generating, stepping, continuing, repainting, revising, branching])
 
         locking = lock_btn.click(endpoints.lock, [selection, owner, tab], page, api_name="lock", **light)
         unlocking = unlock_btn.click(endpoints.unlock, [selection, owner, tab], page, api_name="unlock", **light)
@@ -203,9 +213,9 @@ def build_app(studio: Studio, store: SessionStore, config: AppConfig) -> gr.Bloc
         switching = branches.input(endpoints.open_branch, [branches, owner, tab], page, api_name="open_branch",
                                    **light)
 
-        for event in (generating, stepping, continuing, repainting, revising, branching, locking, unlocking,
-                      importing, opening, deleting, switching):
-            event.then(**refresh_canvas)
+        for event in (generating, stepping, continuing, repainting, revising, branching, stopping, locking,
+                      unlocking, importing, opening, deleting, switching):
+            event.then(**refresh_controls)
         for event in (generating, stepping, branching, importing):
             event.then(**refresh_history)
 

@@ -1,6 +1,7 @@
-"""What the page shows for a tab: the picture, the token views, the status line, the timeline, the
-frame's data and the branch list, in the order of the page's shared outputs. Presentation only:
-pictures come from the Studio (decode) and studio_core.render."""
+"""What the page shows for a tab: the picture, the status line, the token views and the frame's
+data (streamed at every stage), and the controls that follow the latest frame (timeline, branch
+list, brush canvas). Presentation only: pictures come from the Studio (decode) and
+studio_core.render."""
 
 from __future__ import annotations
 
@@ -20,13 +21,17 @@ from studio_core.studio import Studio
 from .config import AppConfig
 from .workspace import TabState, Workspace
 
-# The outputs every page-changing event returns, in this order (ui.py builds the same list).
+# The outputs every page-changing event returns, streamed at every stage, in this order (ui.py
+# builds the same list from these names).
 PAGE_OUTPUTS = ("tab", "picture", "status", "view_placed", "view_confidence", "view_revised", "view_locked",
-                "timeline", "frame_data", "branches")
-# The brush canvas (gr.ImageEditor) is not among them: it is refreshed once, after an action ends.
-# Streaming a picture into it at every stage leaves it showing a stale frame (its canvas loads
-# images asynchronously and an older load can finish last), so the stages stream into a plain
-# gr.Image and the canvas follows the latest frame.
+                "frame_data")
+# The controls that follow the latest frame are refreshed once, after an action ends, by a chained
+# event: the timeline, the branch list and the brush canvas. Gradio rebuilds a component for each
+# slider or dropdown update (measured: about as costly as sending the picture), and streaming into
+# the canvas (gr.ImageEditor) at every stage leaves it showing a stale frame (it loads images
+# asynchronously and an older load can finish last), so the stages stream into a plain gr.Image.
+CONTROL_OUTPUTS = ("timeline", "branches", "selection")
+
 
 def in_page_order(**values) -> tuple:
     """The page's values as the tuple Gradio expects, in PAGE_OUTPUTS order (each name required)."""
@@ -56,6 +61,8 @@ def frame_data(work: Workspace) -> dict:
     """The frame on screen as data, for API clients: the token grid and its masks, and where it is."""
     return {"session_id": work.session_id, "branch_id": work.branch_id, "frame_index": work.frame_index,
             "frames": len(work.state.frames), "stages": len(work.state.plan),
+            "branches": [{"id": b.id, "number": b.number, "parent_id": b.parent_id, "fork_index": b.fork_index}
+                         for b in work.branches],
             "settings": work.state.settings.to_dict(), **work.frame.to_dict()}
 
 
@@ -89,30 +96,34 @@ class PageRenderer:
     def page(self, tab: TabState) -> tuple:
         work = tab.work
         if work is None:
-            return in_page_order(
-                tab=tab, picture=None, status=WELCOME, view_placed=None, view_confidence=None,
-                view_revised=None, view_locked=None, frame_data=None, branches=gr.Dropdown(choices=[], value=None),
-                timeline=gr.Slider(minimum=0, maximum=1, value=0, step=1, interactive=False, label="Timeline"))
+            return in_page_order(tab=tab, picture=None, status=WELCOME, view_placed=None, view_confidence=None,
+                                 view_revised=None, view_locked=None, frame_data=None)
         frame = work.frame
         image = self.studio.decode(frame)
         picture = render_frame(image, frame, scale=self.picture_scale, marks=tab.show_marks, grid=tab.show_grid)
         views = token_views(image, frame, len(work.state.plan), self.view_size)
-        last = len(work.state.frames) - 1
-        timeline = gr.Slider(minimum=0, maximum=max(last, 1), value=work.frame_index, step=1,
-                             interactive=last > 0, label=f"Timeline: frame {work.frame_index} of {last}")
-        branches = gr.Dropdown(choices=[(branch_label(b, work.branches), b.id) for b in work.branches],
-                               value=work.branch_id)
         return in_page_order(
             tab=tab, picture=picture, status=status_line(work), view_placed=views["placed"],
             view_confidence=views["confidence"], view_revised=views["revised"], view_locked=views["locked"],
-            timeline=timeline, frame_data=frame_data(work), branches=branches)
+            frame_data=frame_data(work))
 
-    def selection_canvas(self, tab: TabState) -> dict | None:
-        """The brush canvas: the latest frame (edits apply to it) with the token grid drawn and the
-        locked cells outlined, a fresh empty brush layer on top."""
+    def controls(self, tab: TabState) -> tuple:
+        """The timeline (every frame of the branch, at the latest), the branch list and the brush
+        canvas, in CONTROL_OUTPUTS order."""
         work = tab.work if tab else None
         if work is None:
-            return None
+            return (gr.Slider(minimum=0, maximum=1, value=0, step=1, interactive=False, label="Timeline"),
+                    gr.Dropdown(choices=[], value=None), None)
+        last = len(work.state.frames) - 1
+        timeline = gr.Slider(minimum=0, maximum=max(last, 1), value=last, step=1, interactive=last > 0,
+                             label=f"Timeline: {last + 1} frames (0 = the blank start)")
+        branches = gr.Dropdown(choices=[(branch_label(b, work.branches), b.id) for b in work.branches],
+                               value=work.branch_id)
+        return timeline, branches, self.selection_canvas(work)
+
+    def selection_canvas(self, work: Workspace) -> dict:
+        """The brush canvas: the latest frame (edits apply to it) with the token grid drawn and the
+        locked cells outlined, a fresh empty brush layer on top."""
         frame = work.state.current
         none = np.zeros_like(frame.known)
         canvas = render_frame(self.studio.decode(frame), replace(frame, new=none, revised=none),

@@ -2,12 +2,12 @@
 
 A browser tab's state (`TabState`, kept in a `gr.State`) is immutable: every action returns a new
 one, so a generation that is stopped halfway leaves the tab at the last frame it showed, which is
-also the last frame the store wrote.
+also the last frame the store wrote (a request cancelled by the browser may have written one more:
+the next action re-reads the branch from the store).
 """
 
 from __future__ import annotations
 
-import queue
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -79,53 +79,3 @@ class StopSignals:
             return False
         flag.set()
         return True
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._flags)
-
-
-_DONE, _FAILED, _ITEM = "done", "failed", "item"
-
-
-def computed_ahead(items: Iterator, stop: threading.Event, depth: int = 1) -> Iterator:
-    """`items`, computed in a worker thread up to `depth` ahead of the consumer.
-
-    While Gradio encodes and sends stage k (it does so with the handler suspended), the model
-    already computes stage k+1: on a CPU that hides most of the web layer's time per stage.
-    Order is kept, errors surface in the consumer, and the worker stops when `stop` is set or
-    the consumer goes away (a stopped or cancelled request); an item computed ahead and never
-    consumed is dropped, never shown or saved."""
-    closed = threading.Event()
-    handoff: queue.Queue = queue.Queue(maxsize=depth)
-
-    def offer(kind: str, value) -> bool:
-        while not closed.is_set():
-            try:
-                handoff.put((kind, value), timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not offer(_ITEM, item) or stop.is_set():
-                    return
-        except BaseException as err:  # handed to the consumer, which raises it
-            offer(_FAILED, err)
-            return
-        offer(_DONE, None)
-
-    threading.Thread(target=produce, name="studio-stage-ahead", daemon=True).start()
-    try:
-        while True:
-            kind, value = handoff.get()
-            if kind == _DONE:
-                return
-            if kind == _FAILED:
-                raise value
-            yield value
-    finally:
-        closed.set()

@@ -323,7 +323,10 @@ class SessionStore:
         with self._schema_lock:
             if self._schema_ready:
                 return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise StoreError(f"the folder of the session database {self.path} cannot be made: {err}") from err
             with self._translated("opening it"), self._writer.begin() as conn:
                 version = conn.exec_driver_sql("PRAGMA user_version").scalar_one()
                 tables = set(conn.exec_driver_sql(
@@ -381,7 +384,9 @@ class SessionStore:
         parent = db.get(BranchRow, branch.parent_id)
         limit = branch.fork_index if upto is None else min(branch.fork_index, upto)
         prefix = self._frames(db, parent, limit)
-        return prefix if upto is not None and upto <= branch.fork_index else prefix + self._own_frames(db, branch.id, upto)
+        if upto is not None and upto <= branch.fork_index:
+            return prefix  # its own frames come after the fork
+        return prefix + self._own_frames(db, branch.id, upto)
 
     @staticmethod
     def _length(db: Session, branch: BranchRow) -> int:
@@ -411,11 +416,10 @@ class SessionStore:
                    for i, f in enumerate(frames))
 
     @staticmethod
-    def _add_branch(db: Session, session_id: str, state: GenerationState, now: float,
+    def _add_branch(db: Session, session_id: str, settings: dict, plan: list, mask_id: int, now: float,
                     parent_id: int | None = None, fork_index: int | None = None) -> BranchRow:
         branch = BranchRow(session_id=session_id, parent_id=parent_id, fork_index=fork_index,
-                           settings=state.settings.to_dict(), plan=list(state.plan), mask_id=state.mask_id,
-                           created=now)
+                           settings=settings, plan=plan, mask_id=mask_id, created=now)
         db.add(branch)
         db.flush()  # assigns the id
         return branch
@@ -432,7 +436,7 @@ class SessionStore:
                                  created=now, updated=now)
             db.add(session)
             db.flush()  # the session row exists before the branch that references it
-            branch = self._add_branch(db, session.id, state, now)
+            branch = self._add_branch(db, session.id, state.settings.to_dict(), list(state.plan), state.mask_id, now)
             self._add_frames(db, branch.id, 0, state.frames, now)
             session.current_branch_id = branch.id
             return BranchRef(session.id, branch.id)
@@ -468,8 +472,9 @@ class SessionStore:
             if isinstance(fork_index, bool) or not isinstance(fork_index, int) or not 0 <= fork_index < length:
                 raise ValueError(f"fork_index must be between 0 and {length - 1}, got {fork_index!r}")
             now = time.time()
-            state = self._state(db, parent)
-            branch = self._add_branch(db, session.id, state, now, parent.id, fork_index)
+            # A rewind keeps the settings and plan: the branch takes its parent's.
+            branch = self._add_branch(db, session.id, dict(parent.settings), list(parent.plan), parent.mask_id, now,
+                                      parent.id, fork_index)
             self._add_frames(db, branch.id, fork_index + 1, frames, now)
             session.current_branch_id = branch.id
             session.updated = now
@@ -539,7 +544,8 @@ class SessionStore:
             ids: list[int] = []
             for b in export.branches:
                 parent_id = None if b.parent is None else ids[b.parent]
-                row = self._add_branch(db, session.id, b.state, now, parent_id, b.fork_index)
+                row = self._add_branch(db, session.id, b.state.settings.to_dict(), list(b.state.plan),
+                                       b.state.mask_id, now, parent_id, b.fork_index)
                 first = 0 if b.fork_index is None else b.fork_index + 1
                 self._add_frames(db, row.id, first, b.state.frames[first:], now)
                 ids.append(row.id)

@@ -12,9 +12,9 @@ def free_port() -> int:
 
 
 def launch(demo, attempts: int = 3, **options) -> int:
-    """Start the server on a free port (`options`: the app's launch_options); returns the port. Gradio checks its own URL with a 3 s
-    timeout and gives up when a busy machine answers later: a slow start, not a broken app, so
-    it is tried again."""
+    """Start the server on a free port (`options`: the app's launch_options); returns the port.
+    Gradio checks its own URL with a 3 s timeout and gives up when a busy machine answers later:
+    a slow start, not a broken app, so it is tried again."""
     for attempt in range(attempts):
         port = free_port()
         try:

@@ -185,10 +185,13 @@ def test_timeline_view_and_branch(app):
     assert page(client.predict(3, api_name="/view_frame"))["frame_data"]["ids"] == third["frame_data"]["ids"]
     assert page(client.predict(original["branch_id"], owner, api_name="/open_branch"))["frame_data"]["ids"] == \
         original["ids"]  # the first branch stayed as it was
+    assert "not part of session" in error_of(lambda: client.predict(10_000, owner, api_name="/open_branch"))
     branches = app.store.load(original["session_id"], owner).branches
     assert [(b.parent_id, b.fork_index) for b in branches] == [(None, None), (original["branch_id"], 3)]
     assert "finished picture" in error_of(lambda: client.predict(6, None, "", owner, api_name="/branch"))
-    assert "greater than maximum value 6" in error_of(lambda: client.predict(60, None, "", owner, api_name="/branch"))
+    assert "frame_index must be between 0 and 6" in error_of(
+        lambda: client.predict(60, None, "", owner, api_name="/branch"))
+    assert "frame_index must be between 0 and 6" in error_of(lambda: client.predict(60, api_name="/view_frame"))
 
 
 def test_sessions_list_open_delete_and_belong_to_their_browser(app):
