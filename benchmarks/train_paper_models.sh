@@ -3,14 +3,17 @@
 # one size (width 128, 4 layers), one budget (1500 steps of 32), one tokenizer, one text encoder,
 # one encoded data set; only the order and the architecture differ. Each run resumes if stopped.
 #   benchmarks/train_paper_models.sh [TOKENIZER_DIR]      (default: the bundled model's tokenizer)
+#   MODELS="qerror-high" benchmarks/train_paper_models.sh (only the named models; default all four)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 TOKENIZER=${1:-checkpoints/shapes-v1/tokenizer}
 COMMON="--tokenizer $TOKENIZER --examples 48000 --steps 1500 --width 128 --depth 4 --heads 4"
+MODELS=${MODELS:-raster-ar random qerror-low qerror-high}
 for spec in raster-ar:raster:raster-ar random:random:progressive \
             qerror-low:qerror-low-first:progressive qerror-high:qerror-high-first:progressive; do
   IFS=: read -r name order arch <<< "$spec"
+  [[ " $MODELS " == *" $name "* ]] || continue
   started=$(date +%s)
   # The pictures and prompts are encoded once (about 20 minutes here) and shared by the four runs.
   mkdir -p "runs/paper-work/$name" runs/paper-work/shared

