@@ -35,6 +35,7 @@ class ServerSettings:
     exports: Path
     max_exports: int
     cpu: bool
+    precision: str | None
 
 
 def parse_args(argv: list[str] | None = None) -> ServerSettings:
@@ -50,9 +51,12 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
     parser.add_argument("--max-exports", type=int, default=100,
                         help="exported files kept in that folder; the oldest go first")
     parser.add_argument("--cpu", action="store_true", help="stay on the CPU even where a GPU is present")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=None,
+                        help="the transformer's precision (default auto: bf16 on CPUs with AMX, else fp32)")
     args = parser.parse_args(argv)
     return ServerSettings(host=args.host, port=args.port, checkpoint=args.checkpoint, db=args.db,
-                          exports=args.exports, max_exports=args.max_exports, cpu=args.cpu)
+                          exports=args.exports, max_exports=args.max_exports, cpu=args.cpu,
+                          precision=args.precision)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     from studio_core.studio import Studio
 
     try:
-        studio = Studio.load(settings.checkpoint, cpu=settings.cpu)
+        studio = Studio.load(settings.checkpoint, cpu=settings.cpu, precision=settings.precision)
     except CheckpointError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

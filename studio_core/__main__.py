@@ -27,6 +27,13 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--revision", type=float, default=None, help="revision strength (0 = off)")
 
 
+def add_placement_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cpu", action="store_true", help="stay on the CPU even where a GPU is present")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=None,
+                        help="the transformer's precision (default auto: bf16 on CPUs with AMX, else fp32; "
+                             "or $STUDIO_PRECISION)")
+
+
 def sampling_overrides(args: argparse.Namespace) -> dict:
     return {"stages": args.stages, "schedule": args.schedule, "strategy": args.strategy,
             "guidance": args.guidance, "temperature": args.temperature, "top_k": args.top_k,
@@ -44,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", required=True, help="PNG to write (prompt, seed and settings in its metadata)")
     g.add_argument("--gif", default=None, help="also write the generation-order GIF here")
     g.add_argument("--scale", type=int, default=4, help="pixels per picture pixel in the outputs")
-    g.add_argument("--cpu", action="store_true", help="stay on the CPU even where a GPU is present")
+    add_placement_arguments(g)
     add_sampling_arguments(g)
 
     t = commands.add_parser("train-tokenizer", help="train the VQ-GAN tokenizer")
@@ -89,12 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--ablation-prompts", type=int, default=100, help="paper suite: prompts per ablation")
     e.add_argument("--only-ablation", default=None, metavar="GROUP",
                    help="paper suite: measure only this ablation group (e.g. order) into the saved report")
+    add_placement_arguments(e)
     add_sampling_arguments(e)
 
     b = commands.add_parser("bench", help="speed and memory of generation on this machine")
     b.add_argument("--checkpoint", default=None)
     b.add_argument("--runs", type=int, default=20)
-    b.add_argument("--cpu", action="store_true")
+    add_placement_arguments(b)
     add_sampling_arguments(b)
 
     v = commands.add_parser("train-evaluator", help="train the scene evaluator behind FD-eval and diversity")
@@ -113,7 +121,7 @@ def command_generate(args: argparse.Namespace) -> None:
     from .text_encoder import validate_prompt
 
     validate_prompt(args.prompt)  # before the models load: a typo should not cost seconds
-    studio = Studio.load(args.checkpoint, cpu=args.cpu)
+    studio = Studio.load(args.checkpoint, cpu=args.cpu, precision=args.precision)
     settings = studio.settings(**sampling_overrides(args))
     state = studio.generate_image(args.prompt, args.seed, settings)
     save_png(studio.picture(state.current, scale=args.scale), state, args.out)
@@ -151,20 +159,22 @@ def command_evaluate(args: argparse.Namespace) -> None:
         from .eval.paper import SuiteConfig, add_ablation_group, run_suite
 
         config = SuiteConfig(prompts=args.prompts, ablation_prompts=args.ablation_prompts, out=args.out)
+        placement = {"cpu": args.cpu, "precision": args.precision}
         if args.only_ablation:
-            add_ablation_group(config, args.only_ablation, args.checkpoint)
+            add_ablation_group(config, args.only_ablation, args.checkpoint, **placement)
         else:
-            run_suite(config, args.checkpoint)
+            run_suite(config, args.checkpoint, **placement)
         return
 
     evaluate_checkpoint(args.checkpoint, sampling_overrides(args), single=args.single, pairs=args.pairs,
-                        seed=args.seed, json_path=args.json)
+                        seed=args.seed, json_path=args.json, cpu=args.cpu, precision=args.precision)
 
 
 def command_bench(args: argparse.Namespace) -> None:
     from .eval.speed import benchmark_generation
 
-    benchmark_generation(args.checkpoint, sampling_overrides(args), runs=args.runs, cpu=args.cpu)
+    benchmark_generation(args.checkpoint, sampling_overrides(args), runs=args.runs, cpu=args.cpu,
+                         precision=args.precision)
 
 
 def command_train_evaluator(args: argparse.Namespace) -> None:

@@ -104,7 +104,7 @@ class RasterTransformer(TextConditionedTransformer):
         x = self.token_embedding(inputs) + self.position_embedding[:, start:start + n]
         for i, (block, k, v) in enumerate(zip(self.blocks, text.keys, text.values)):
             x = block(x, k, v, text.mask, caches[i] if caches is not None else None, start)
-        return self.token_head(self.norm(x))
+        return self.token_head(self.norm(x)).float()  # float32 out, whatever the weights (device.py)
 
     def new_caches(self, batch: int, like: torch.Tensor) -> list[KeyValueCache]:
         c = self.config

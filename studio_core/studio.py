@@ -19,7 +19,7 @@ from PIL import Image
 
 from . import sampler
 from .checkpoints import BUNDLED_CHECKPOINT, CheckpointError, read_json, require_model_dir
-from .device import Placement, choose_placement
+from .device import Placement, choose_placement, precision_name
 from .hooks import token_mask
 from .render import render_frame
 from .state import GenerationState, SamplerSettings, TokenFrame
@@ -127,13 +127,19 @@ class Studio:
         self._contexts_lock = threading.RLock()
 
     @classmethod
-    def load(cls, checkpoint: str | Path | None = None, cpu: bool = False) -> "Studio":
-        return cls(load_models(checkpoint, choose_placement(cpu=cpu)))
+    def load(cls, checkpoint: str | Path | None = None, cpu: bool = False, precision: str | None = None
+             ) -> "Studio":
+        """`precision`: the transformer's, "auto" (None), "fp32" or "bf16" (see device.py)."""
+        return cls(load_models(checkpoint, choose_placement(cpu=cpu, precision=precision)))
 
     # -- geometry and text -----------------------------------------------------------------------
     @property
     def device(self) -> torch.device:
         return self.models.tokenizer.device
+
+    @property
+    def precision(self) -> str:
+        return precision_name(self.models.transformer.dtype)
 
     @property
     def grid_size(self) -> int:

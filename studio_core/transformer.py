@@ -169,9 +169,16 @@ class TextConditionedTransformer(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The weights' dtype (bf16 for inference on some CPUs, see device.py). Text states come in
+        as float32 and are cast to it; every output is returned as float32, so sampling, guidance
+        and losses never see reduced precision."""
+        return self.token_head.weight.dtype
+
     # -- text ------------------------------------------------------------------------------------
     def prepare_text(self, states: torch.Tensor, mask: torch.Tensor) -> TextContext:
-        text = self.text_projection(states)
+        text = self.text_projection(states.to(self.dtype))
         keys, values = zip(*(block.cross.keys_values(text) for block in self.blocks))
         return TextContext(tuple(keys), tuple(values), mask[:, None, None, :].bool())
 
@@ -237,9 +244,9 @@ class ProgressiveTransformer(TextConditionedTransformer):
             x = block(x, k, v, text.mask)
         x = self.norm(x)
         return TransformerOutput(
-            logits=self.token_head(x),
-            qerror=self.qerror_head(x).squeeze(-1),
-            importance=self.importance_head(x).squeeze(-1),
+            logits=self.token_head(x).float(),
+            qerror=self.qerror_head(x).squeeze(-1).float(),
+            importance=self.importance_head(x).squeeze(-1).float(),
         )
 
 

@@ -57,6 +57,18 @@ def test_cached_steps_give_the_same_logits_as_the_full_pass():
     torch.testing.assert_close(torch.cat(chunks, dim=1), full, atol=1e-5, rtol=1e-5)
 
 
+@torch.no_grad()
+def test_in_bf16_the_cached_steps_match_the_full_pass_to_its_rounding():
+    model = tiny_raster_model().to(torch.bfloat16)  # as device.py places it on CPUs with AMX
+    context = context_for(model)
+    inputs = model.shift_right(torch.randint(16, (2, 16), generator=torch.Generator().manual_seed(3)))
+    full = model(inputs, context)
+    caches = model.new_caches(2, context.keys[0])
+    stepped = torch.cat([model(inputs[:, t:t + 1], context, caches=caches, start=t) for t in range(16)], dim=1)
+    assert full.dtype == stepped.dtype == torch.float32
+    torch.testing.assert_close(stepped, full, atol=2e-2, rtol=2e-2)  # bf16 keeps ~3 significant digits
+
+
 @pytest.mark.parametrize("guidance", [1.0, 3.0])
 def test_kv_cache_sampling_equals_uncached_sampling(guidance):
     model = tiny_raster_model()

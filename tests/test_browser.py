@@ -143,7 +143,7 @@ def test_a_person_generates_edits_exports_and_finds_the_session_again(chromium, 
         brush_stroke(page, [(0.6, 0.1), (0.9, 0.9)])
         page.get_by_label("Region prompt (optional, for Repaint)").fill("a small blue square")
         page.get_by_role("button", name="Repaint", exact=True).click()
-        status_says(page, "repainted")
+        status_says(page, "finished · repainted")  # "repainted" alone shows from the first repaint stage
         _, frames = stored_session(db, PROMPT)
         repainted = [f for f in frames if f.event == "repaint"]
         assert repainted and all(f.prompt == "a small blue square" for f in repainted)

@@ -33,6 +33,7 @@ import torch
 
 from ..checkpoints import BUNDLED_CHECKPOINT, REPO_ROOT
 from ..data.shapes import Example, ShapesDataset
+from ..device import dtype_for_architecture, precision_name
 from .checker import accuracy, judge
 from .prompt_following import EVAL_SEED
 
@@ -129,7 +130,9 @@ def load_progressive(models: str, name: str, base):
 def load_paper_transformer(models: str, name: str, base):
     from ..autoregressive import load_transformer
 
-    return load_transformer(Path(models) / name / "transformer").to(base.device)
+    # The bundled model's device; each architecture at its fastest precision (device.py decides).
+    model = load_transformer(Path(models) / name / "transformer")
+    return model.to(base.device, dtype_for_architecture(model.config.architecture, base.models.transformer.dtype))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,6 +143,15 @@ def evaluation_prompts(count: int) -> list[Example]:
     half = count // 2
     return (ShapesDataset(EVAL_SEED, "heldout", num_objects=1).take(count - half)
             + ShapesDataset(EVAL_SEED, "heldout", num_objects=2).take(half))
+
+
+def ablation_subset(examples: list[Example], count: int) -> list[Example]:
+    """`count` of the evaluation prompts for the ablation rows, half with one object and half with
+    two (evaluation_prompts lists the one-object prompts first)."""
+    twos_start = len(examples) - len(examples) // 2
+    ones, twos = examples[:twos_start], examples[twos_start:]
+    half = min(count // 2, len(twos))
+    return ones[:count - half] + twos[:half]
 
 
 def generate_one_by_one(maker: PictureMaker, examples: list[Example]) -> tuple[np.ndarray, list[float]]:
@@ -273,7 +285,8 @@ def ablation_rows(base, evaluator, examples, config, groups: tuple[str, ...] | N
     return rows
 
 
-def add_ablation_group(config: SuiteConfig, group: str, checkpoint: str | None = None) -> dict:
+def add_ablation_group(config: SuiteConfig, group: str, checkpoint: str | None = None, cpu: bool = False,
+                       precision: str | None = None) -> dict:
     """Measure one group of ablation rows (e.g. `order`, once its model is trained) into the saved
     report, replacing that group's old rows; the table and the plot are written again. The
     prompts and seeds are the suite's, so every other row stays as it was measured."""
@@ -284,9 +297,9 @@ def add_ablation_group(config: SuiteConfig, group: str, checkpoint: str | None =
     report = json.loads((out / "paper_report.json").read_text())
     config = replace(config, prompts=report["config"]["prompts"],
                      ablation_prompts=report["config"]["ablation_prompts"])
-    base = Studio.load(checkpoint or BUNDLED_CHECKPOINT)
+    base = Studio.load(checkpoint or BUNDLED_CHECKPOINT, cpu=cpu, precision=precision)
     evaluator = SceneEvaluator.from_pretrained(config.evaluator)
-    examples = evaluation_prompts(config.prompts)[:config.ablation_prompts]
+    examples = ablation_subset(evaluation_prompts(config.prompts), config.ablation_prompts)
     rows = ablation_rows(base, evaluator, examples, config, groups=(group,))
     if not rows:
         raise ValueError(f"no ablation rows in group {group!r} (is its model in {config.models}?)")
@@ -301,22 +314,24 @@ def add_ablation_group(config: SuiteConfig, group: str, checkpoint: str | None =
     return report
 
 
-def run_suite(config: SuiteConfig = SuiteConfig(), checkpoint: str | None = None) -> dict:
+def run_suite(config: SuiteConfig = SuiteConfig(), checkpoint: str | None = None, cpu: bool = False,
+              precision: str | None = None) -> dict:
     from ..studio import Studio
     from .evaluator import SceneEvaluator
     from .frechet import same_scene_floor
 
     started = time.time()
-    base = Studio.load(checkpoint or BUNDLED_CHECKPOINT)
+    base = Studio.load(checkpoint or BUNDLED_CHECKPOINT, cpu=cpu, precision=precision)
     evaluator = SceneEvaluator.from_pretrained(config.evaluator)
     examples = evaluation_prompts(config.prompts)
-    ablation_examples = examples[:config.ablation_prompts]
+    ablation_examples = ablation_subset(examples, config.ablation_prompts)
     print("main table", flush=True)
     rows, diversities = main_rows(base, evaluator, examples, config)
     print("ablations", flush=True)
     ablations = ablation_rows(base, evaluator, ablation_examples, config)
     report = {
-        "config": asdict(config), "threads": torch.get_num_threads(),
+        "config": asdict(config), "threads": torch.get_num_threads(), "precision": base.precision,
+        "ar_precision": precision_name(dtype_for_architecture("raster-ar", base.models.transformer.dtype)),
         "fd_floor": same_scene_floor(evaluator, examples),
         "fd_floor_ablations": same_scene_floor(evaluator, ablation_examples),
         "rows": [asdict(r) for r in rows], "diversity": diversities,
@@ -355,11 +370,16 @@ def markdown(report: dict) -> str:
     progressive = rows[0]
     raster_cached = next(r for r in rows if "KV cache" in r["method"])
     raster_uncached = next(r for r in rows if "no cache" in r["method"])
+    # Cached and uncached AR sampling give the same tokens in float32 (tested); in bf16 only up to rounding.
+    same_tokens = ("(same tokens as above)" if report.get("ar_precision", "fp32") == "fp32"
+                   else "(same model and seeds: the tokens above, up to rounding)")
     lines = [
         f"Held-out prompts: {rows[0]['quality']['prompts']} (half one object, half two). FD-eval is "
         f"measured against the prompts' own true renders; its floor (re-renders of the same scenes, "
         f"a perfect generator) is {report['fd_floor']:.2f} here and {report['fd_floor_ablations']:.2f} "
-        f"on the ablations' prompts.", "",
+        f"on the ablations' prompts. {report['threads']} threads; each model at its fastest precision here: "
+        f"progressive and random order in {report.get('precision', 'fp32')}, raster AR in "
+        f"{report.get('ar_precision', 'fp32')}.", "",
         "| method | all right | colour | shape | size | position | count | FD-eval (lower is better) "
         "| diversity | passes | s/picture, batch 1 | s/picture, batch 16 | speed-up vs AR+cache | vs AR no cache |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -374,14 +394,14 @@ def markdown(report: dict) -> str:
             f"| {s['batch16_s']:.3f} | {raster_cached['speed']['batch1_s'] / s['batch1_s']:.2f}x "
             f"| {raster_uncached['speed']['batch1_s'] / s['batch1_s']:.2f}x |"
             if div else
-            f"| {r['method']} | (same tokens as above) | | | | | | | | {s['passes']} | {s['batch1_s']:.3f} "
+            f"| {r['method']} | {same_tokens} | | | | | | | | {s['passes']} | {s['batch1_s']:.3f} "
             f"| | {raster_cached['speed']['batch1_s'] / s['batch1_s']:.2f}x "
             f"| {raster_uncached['speed']['batch1_s'] / s['batch1_s']:.2f}x |")
     n, total = report["ablations"][0]["quality"]["prompts"], report["config"]["prompts"]
-    singles = min(n, total - total // 2)  # evaluation_prompts lists the one-object prompts first
+    twos = min(n // 2, total // 2)  # as ablation_subset picks them
     lines += ["", targets(progressive, raster_cached, raster_uncached, report), "",
-              f"Ablations (progressive model unless named): the first {n} of the same prompts, "
-              f"{singles} with one object and {n - singles} with two.", "",
+              f"Ablations (progressive model unless named): {n} of the same prompts, "
+              f"{n - twos} with one object and {twos} with two.", "",
               "| ablation | variant | all right | shape | position | FD-eval | s/picture |",
               "|---|---|---|---|---|---|---|"]
     for r in report["ablations"]:

@@ -68,14 +68,15 @@ def markdown_report(report: dict) -> str:
 
 
 def evaluate_checkpoint(checkpoint, overrides: dict, single: int, pairs: int, seed: int,
-                        json_path: str | None) -> dict:
+                        json_path: str | None, cpu: bool = False, precision: str | None = None) -> dict:
     from ..studio import Studio
 
-    studio = Studio.load(checkpoint)
+    studio = Studio.load(checkpoint, cpu=cpu, precision=precision)
     settings = studio.settings(**overrides)
-    report = evaluate_studio(studio, settings, single, pairs, seed)
+    report = {**evaluate_studio(studio, settings, single, pairs, seed), "precision": studio.precision}
     print(markdown_report(report))
-    print(f"\n{report['seconds']} s; settings: {json.dumps(report['settings'], sort_keys=True)}")
+    print(f"\n{report['seconds']} s, transformer in {studio.precision}; settings: "
+          f"{json.dumps(report['settings'], sort_keys=True)}")
     if json_path:
         Path(json_path).write_text(json.dumps(report, indent=2) + "\n")
     return report
