@@ -455,7 +455,7 @@ def plot(report: dict, path: Path) -> None:
 
     figure, (speed_axis, stage_axis) = plt.subplots(1, 2, figsize=(11, 4.2))
     for r in report["rows"]:
-        label = r["method"].split(",")[0] + (", no cache" if "no cache" in r["method"] else "")
+        label = r["method"].split(" (")[0].split(",")[0] + (", no cache" if "no cache" in r["method"] else "")
         speed_axis.scatter(r["speed"]["batch1_s"], 100 * r["quality"]["all_objects"], s=60, label=label)
     speed_axis.set(xscale="log", xlabel="seconds per picture, batch 1 (2-core CPU)",
                    ylabel="all objects right (%)",
