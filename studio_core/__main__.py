@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--depth", type=int, default=None)
     m.add_argument("--heads", type=int, default=None)
     m.add_argument("--seed", type=int, default=None)
+    m.add_argument("--late-share", type=float, default=None,
+                   help="share of examples drawn near the end of generation (default 0)")
+    m.add_argument("--late-fraction", type=float, default=None,
+                   help="their masked fraction is drawn from (0, this] (default 0.2)")
+    m.add_argument("--loss-mean", choices=("batch", "example"), default=None,
+                   help="masked loss: mean over the batch's tokens or over each example first")
 
     e = commands.add_parser("evaluate", help="tokenizer PSNR and prompt following on held-out prompts")
     e.add_argument("--checkpoint", default=None)
@@ -145,7 +151,8 @@ def command_train_transformer(args: argparse.Namespace) -> None:
     from .train.pipeline import train_studio_model
 
     overrides = {k: getattr(args, k) for k in ("steps", "batch_size", "lr", "order", "architecture",
-                                               "width", "depth", "heads", "seed")}
+                                               "width", "depth", "heads", "seed", "late_share",
+                                               "late_fraction", "loss_mean")}
     out = train_studio_model(tokenizer_dir=args.tokenizer, out=args.out, work=args.work,
                              examples=args.examples, data_folder=args.data_folder,
                              text_encoder=args.text_encoder, overrides=overrides)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -37,6 +37,9 @@ class StudioModels:
     tokenizer: ImageTokenizer
     text_encoder: TextEncoder
     transformer: ProgressiveTransformer
+    # The checkpoint's sampling defaults: chosen for its weights on validation prompts and saved
+    # in studio.json ("sampling"), over the library's SamplerSettings.
+    sampling: SamplerSettings = SamplerSettings()
 
 
 def load_models(checkpoint: str | Path | None = None, placement: Placement | None = None) -> StudioModels:
@@ -51,10 +54,24 @@ def load_models(checkpoint: str | Path | None = None, placement: Placement | Non
         encoder_name = str(directory / encoder_name)
     text_encoder = TextEncoder.from_pretrained(encoder_name, transformer.config.text_max_tokens)
     check_compatible(directory, tokenizer, text_encoder, transformer)
+    sampling = sampling_defaults(directory / "studio.json", manifest.get("sampling", {}),
+                                 transformer.config.grid_size ** 2)
     for part in (tokenizer, text_encoder):
         part.to(placement.device)
     transformer.to(placement.device, placement.dtype)
-    return StudioModels(tokenizer, text_encoder, transformer)
+    return StudioModels(tokenizer, text_encoder, transformer, sampling)
+
+
+def sampling_defaults(manifest_path: Path, overrides: object, num_tokens: int) -> SamplerSettings:
+    """The library's sampler defaults with the checkpoint's own on top; a bad entry names the file."""
+    known = {f.name for f in fields(SamplerSettings)}
+    if not isinstance(overrides, dict) or not set(overrides) <= known:
+        raise CheckpointError(f"{manifest_path}: \"sampling\" must map settings among {sorted(known)} "
+                              f"to values, got {overrides!r}")
+    try:
+        return sampler.validate_settings(replace(SamplerSettings(), **overrides), num_tokens)
+    except ValueError as err:
+        raise CheckpointError(f"{manifest_path}: bad \"sampling\" entry: {err}") from err
 
 
 def check_compatible(directory: Path, tokenizer: ImageTokenizer, text_encoder: TextEncoder,
@@ -119,7 +136,7 @@ class BatchPredictor:
 class Studio:
     def __init__(self, models: StudioModels, settings: SamplerSettings | None = None):
         self.models = models
-        self.default_settings = settings or SamplerSettings()
+        self.default_settings = settings or models.sampling
         self._contexts: OrderedDict[str, TextContext] = OrderedDict()
         # One Studio serves every request of the web app, from several threads: the LRU's
         # check-insert-evict-move sequence must not interleave (a prompt evicted between the check

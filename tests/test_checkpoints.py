@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -81,3 +82,28 @@ def test_the_transformer_round_trips(tiny_checkpoint, tmp_path):
     assert again.config == model.config
     for (name, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
         assert torch.equal(a, b), name
+
+
+def with_sampling(checkpoint, tmp_path, sampling):
+    copy = copy_of(checkpoint, tmp_path)
+    manifest = json.loads((copy / "studio.json").read_text())
+    (copy / "studio.json").write_text(json.dumps({**manifest, "sampling": sampling}))
+    return copy
+
+
+def test_a_checkpoint_brings_its_own_sampling_defaults(tiny_checkpoint, tmp_path):
+    studio = Studio.load(with_sampling(tiny_checkpoint, tmp_path, {"temperature": 0.5, "stages": 4}), cpu=True)
+    assert (studio.default_settings.temperature, studio.default_settings.stages) == (0.5, 4)
+    assert studio.default_settings.guidance == Studio.load(tiny_checkpoint, cpu=True).default_settings.guidance
+    assert len(studio.generate_image("a red circle").plan) == 4
+
+
+@pytest.mark.parametrize("sampling, complaint", [
+    ({"temprature": 0.5}, "must map settings among"),
+    ({"temperature": -1.0}, "temperature must be a finite number"),
+    ([0.5], "must map settings among"),
+])
+def test_bad_sampling_defaults_name_the_manifest(tiny_checkpoint, tmp_path, sampling, complaint):
+    broken = with_sampling(tiny_checkpoint, tmp_path, sampling)
+    with pytest.raises(CheckpointError, match=f"studio.json.*{complaint}"):
+        Studio.load(broken, cpu=True)

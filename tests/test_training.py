@@ -9,8 +9,11 @@ import torch
 
 from studio_core.train.cache import EncodedDataset
 from studio_core.train.tokenizer import TokenizerTrainConfig, train_tokenizer
-from studio_core.train.transformer import (TransformerTrainConfig, generation_order, make_batch,
-                                           model_config_for, train_transformer)
+import pytest
+
+from studio_core.train.transformer import (TransformerTrainConfig, draw_masked_fraction, generation_order,
+                                           make_batch, model_config_for, per_example_masked_mean,
+                                           train_transformer)
 
 
 def log_of(directory):
@@ -91,3 +94,42 @@ def test_a_batch_shows_a_prefix_of_the_order_and_masks_the_rest():
         assert (batch.inputs[row][masked] == model_config.mask_id).all()
         assert (batch.inputs[row][~masked] == batch.targets[row][~masked]).all()
     assert rank.shape == (8, 16)
+
+
+def test_late_examples_are_masked_only_at_the_end_of_the_order():
+    g = torch.Generator().manual_seed(0)
+    late = draw_masked_fraction(4000, TransformerTrainConfig(late_share=1.0, late_fraction=0.2), g)
+    assert (late > 0).all() and (late <= 0.2).all()
+    mixed = draw_masked_fraction(4000, TransformerTrainConfig(late_share=0.5, late_fraction=0.2), g)
+    # the cosine draw puts 1 - 2/pi * acos(0.2), about 13 %, of examples below 0.2; the late half all
+    share_below = (mixed <= 0.2).float().mean().item()
+    assert 0.5 + 0.5 * 0.10 < share_below < 0.5 + 0.5 * 0.16
+    cosine = draw_masked_fraction(4000, TransformerTrainConfig(), g)
+    assert 0.10 < (cosine <= 0.2).float().mean().item() < 0.16
+
+
+def test_per_example_mean_weighs_every_example_the_same():
+    values = torch.tensor([[1.0, 1.0, 1.0, 1.0], [5.0, 0.0, 0.0, 0.0], [9.0, 9.0, 9.0, 9.0]])
+    mask = torch.tensor([[True, True, True, True], [True, False, False, False], [False] * 4])
+    # the third example has nothing masked and does not count; the other two count once each
+    assert per_example_masked_mean(values, mask).item() == pytest.approx((1.0 + 5.0) / 2)
+
+
+def test_late_training_masks_few_tokens_and_still_learns(tmp_path):
+    config = TransformerTrainConfig(out=str(tmp_path), steps=60, batch_size=16, lr=3e-3, warmup=5,
+                                    width=32, depth=2, heads=2, save_every=1000, late_share=1.0,
+                                    late_fraction=0.25, loss_mean="example")
+    data = tiny_encoded_data()
+    batch = make_batch(data, torch.arange(16), config, model_config_for(config, data, 16, "test"),
+                       torch.Generator().manual_seed(0))
+    assert (batch.masked.sum(dim=1) <= 4).all()  # a quarter of 16 tokens at most
+    train_transformer(config, data, codebook_size=16, progress=False)
+    log = log_of(tmp_path)
+    assert np.mean([r["masked"] for r in log[-10:]]) < 0.5 * np.mean([r["masked"] for r in log[:10]])
+
+
+@pytest.mark.parametrize("change", [{"loss_mean": "token"}, {"late_share": 1.5}, {"late_fraction": 0.0}])
+def test_bad_training_options_are_named(tmp_path, change):
+    config = TransformerTrainConfig(out=str(tmp_path), steps=1, width=32, depth=1, heads=2, **change)
+    with pytest.raises(ValueError, match=next(iter(change))):
+        train_transformer(config, tiny_encoded_data(), codebook_size=16, progress=False)

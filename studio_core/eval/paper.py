@@ -34,6 +34,7 @@ import torch
 from ..checkpoints import BUNDLED_CHECKPOINT, REPO_ROOT
 from ..data.shapes import Example, ShapesDataset
 from ..device import dtype_for_architecture, precision_name
+from ..state import SamplerSettings
 from .checker import accuracy, judge
 from .prompt_following import EVAL_SEED
 
@@ -124,7 +125,10 @@ def load_progressive(models: str, name: str, base):
     """A Studio over a paper model, sharing the bundled tokenizer and text encoder."""
     from ..studio import Studio
 
-    return Studio(replace(base.models, transformer=load_paper_transformer(models, name, base)))
+    # The library's sampler defaults, not the bundled checkpoint's (tuned for other weights): every
+    # paper model is measured under the same settings.
+    return Studio(replace(base.models, transformer=load_paper_transformer(models, name, base),
+                          sampling=SamplerSettings()))
 
 
 def load_paper_transformer(models: str, name: str, base):

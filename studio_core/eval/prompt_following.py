@@ -26,12 +26,17 @@ class PromptSet:
 def prompt_following(studio, settings, prompt_set: PromptSet, seed: int = 0,
                      dataset_seed: int = EVAL_SEED) -> dict:
     dataset = ShapesDataset(seed=dataset_seed, split="heldout", num_objects=prompt_set.num_objects)
-    judgements = []
+    judgements, sizes = [], []
     for i in range(prompt_set.count):
         example = dataset[i]
         state = studio.generate_image(example.caption, seed + i, settings)
         judgements.append(judge(studio.decode(state.current), example.scene))
-    return accuracy(judgements)
+        sizes.append(example.scene.objects[0].size)
+    report = accuracy(judgements)
+    if prompt_set.num_objects == 1:  # small shapes span about 3x3 tokens, large ones 5x5
+        report["shape_by_size"] = {size: accuracy([j for j, s in zip(judgements, sizes) if s == size])["shape"]
+                                   for size in sorted(set(sizes))}
+    return report
 
 
 def evaluate_studio(studio, settings, single: int, pairs: int, seed: int = 0) -> dict:
@@ -61,6 +66,8 @@ def markdown_report(report: dict) -> str:
         label = "everything right" if key == "all_objects" else key
         lines.append(f"| single object ({n1} prompts): {label} | {100 * single[key]:.1f} % | "
                      f"{'>= %d %%' % target if target else 'reported'} |")
+    for size, value in single.get("shape_by_size", {}).items():
+        lines.append(f"| single object: shape, {size} ones | {100 * value:.1f} % | reported |")
     if "pairs" in report:
         lines.append(f"| two objects ({report['prompts']['pairs']} prompts): both right | "
                      f"{100 * report['pairs']['all_objects']:.1f} % | >= 60 % |")

@@ -32,6 +32,7 @@ from .cache import EncodedDataset
 
 ORDERS = ("qerror-low-first", "qerror-high-first", "random", "raster")
 ARCHITECTURES = ("progressive", "raster-ar")
+LOSS_MEANS = ("batch", "example")
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,16 @@ class TransformerTrainConfig:
     heads: int = 6
     save_every: int = 200
     seed: int = 0
+    # Where the examples' masked fractions fall. With low-error-first order the objects' tokens
+    # are the last ones placed, so an object's outline is decided when only a few per cent of the
+    # picture is still masked; the cosine draw puts 1 example in 10 there. `late_share` of the
+    # examples instead draw their masked fraction uniformly from (0, late_fraction].
+    late_share: float = 0.0
+    late_fraction: float = 0.2
+    # "batch": the masked cross-entropy is a mean over every masked token of the batch, so an
+    # example with 240 masked tokens weighs ten times one with 24 (the late ones). "example": a
+    # mean within each example first, so every example weighs the same.
+    loss_mean: str = "batch"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -78,6 +89,14 @@ def generation_order(qerror: torch.Tensor, order: str, generator: torch.Generato
     return key.argsort(dim=1).argsort(dim=1)
 
 
+def draw_masked_fraction(b: int, config: TransformerTrainConfig, generator: torch.Generator) -> torch.Tensor:
+    """(B, 1): how much of each example is still masked. Cosine, as the sampler's plan, except
+    for a `late_share` of examples drawn from the end of generation, where details are decided."""
+    cosine = torch.cos(math.pi / 2 * torch.rand(b, 1, generator=generator))
+    late = config.late_fraction * (1.0 - torch.rand(b, 1, generator=generator))  # (0, late_fraction]
+    return torch.where(torch.rand(b, 1, generator=generator) < config.late_share, late, cosine)
+
+
 @dataclass(frozen=True)
 class TrainingBatch:
     inputs: torch.Tensor  # (B, N) ids with mask id and corruptions
@@ -96,7 +115,7 @@ def make_batch(data: EncodedDataset, index: torch.Tensor, config: TransformerTra
     qerror = data.qerror[index].float()
     b, n = targets.shape
     rank = generation_order(qerror, config.order, generator)
-    masked_fraction = torch.cos(math.pi / 2 * torch.rand(b, 1, generator=generator))
+    masked_fraction = draw_masked_fraction(b, config, generator)
     num_masked = (masked_fraction * n).ceil().clamp(1, n)
     visible_count = n - num_masked
     masked = rank >= visible_count
@@ -125,6 +144,13 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (values * mask).sum() / mask.sum().clamp_min(1)
 
 
+def per_example_masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over each example's masked positions, then over the examples that have any."""
+    counts = mask.sum(dim=1)
+    means = (values * mask).sum(dim=1) / counts.clamp_min(1)
+    return masked_mean(means, counts > 0)
+
+
 def training_loss(model, batch: TrainingBatch, config: TransformerTrainConfig):
     """`model` may be wrapped by accelerate (DDP): it is only ever called, so gradients sync."""
     if config.architecture == "raster-ar":
@@ -132,8 +158,9 @@ def training_loss(model, batch: TrainingBatch, config: TransformerTrainConfig):
     out = model(batch.inputs, text_states=batch.text, text_mask=batch.text_mask)
     ce = F.cross_entropy(out.logits.transpose(1, 2), batch.targets, reduction="none")
     clean_visible = ~batch.masked & ~batch.corrupted
+    masked_loss = per_example_masked_mean if config.loss_mean == "example" else masked_mean
     parts = {
-        "masked": masked_mean(ce, batch.masked),
+        "masked": masked_loss(ce, batch.masked),
         "corrupted": masked_mean(ce, batch.corrupted),
         "visible": masked_mean(ce, clean_visible),
         "qerror": F.mse_loss(out.qerror, batch.qerror),
@@ -185,6 +212,11 @@ def train_transformer(config: TransformerTrainConfig, data: EncodedDataset, code
         raise ValueError(f"order must be one of {ORDERS}, got {config.order!r}")
     if config.architecture not in ARCHITECTURES:
         raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {config.architecture!r}")
+    if config.loss_mean not in LOSS_MEANS:
+        raise ValueError(f"loss_mean must be one of {LOSS_MEANS}, got {config.loss_mean!r}")
+    if not (0.0 <= config.late_share <= 1.0 and 0.0 < config.late_fraction <= 1.0):
+        raise ValueError(f"late_share must be in [0, 1] and late_fraction in (0, 1], got "
+                         f"{config.late_share} and {config.late_fraction}")
     torch.manual_seed(config.seed)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
