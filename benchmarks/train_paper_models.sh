@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# Train the four models of the paper comparison (`python -m studio_core evaluate --suite paper`):
+# Train the models of the paper comparison (`python -m studio_core evaluate --suite paper`):
 # one size (width 128, 4 layers), one budget (1500 steps of 32), one tokenizer, one text encoder,
-# one encoded data set; only the order and the architecture differ. Each run resumes if stopped.
+# one encoded data set; only the order, the architecture and (qerror-low-late, the training-recipe
+# ablation) where the masked fractions fall differ. Each run resumes if stopped.
 #   benchmarks/train_paper_models.sh [TOKENIZER_DIR]      (default: the bundled model's tokenizer)
-#   MODELS="qerror-high" benchmarks/train_paper_models.sh (only the named models; default all four)
+#   MODELS="qerror-high" benchmarks/train_paper_models.sh (only the named models; default all five)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 TOKENIZER=${1:-checkpoints/shapes-v1/tokenizer}
 COMMON="--tokenizer $TOKENIZER --examples 48000 --steps 1500 --width 128 --depth 4 --heads 4"
-MODELS=${MODELS:-raster-ar random qerror-low qerror-high}
+MODELS=${MODELS:-raster-ar random qerror-low qerror-high qerror-low-late}
+# name:order:architecture[:extra options, comma-separated]
 for spec in raster-ar:raster:raster-ar random:random:progressive \
-            qerror-low:qerror-low-first:progressive qerror-high:qerror-high-first:progressive; do
-  IFS=: read -r name order arch <<< "$spec"
+            qerror-low:qerror-low-first:progressive qerror-high:qerror-high-first:progressive \
+            qerror-low-late:qerror-low-first:progressive:--late-share=0.5,--loss-mean=example; do
+  IFS=: read -r name order arch extra <<< "$spec"
   [[ " $MODELS " == *" $name "* ]] || continue
   started=$(date +%s)
   # The pictures and prompts are encoded once (about 20 minutes here) and shared by the four runs.
@@ -20,7 +23,7 @@ for spec in raster-ar:raster:raster-ar random:random:progressive \
   for f in encoded_48000.pt; do
     [ -e "runs/paper-work/shared/$f" ] && [ ! -e "runs/paper-work/$name/$f" ] && ln "runs/paper-work/shared/$f" "runs/paper-work/$name/$f"
   done
-  $PY -m studio_core train-transformer $COMMON --order "$order" --architecture "$arch" \
+  $PY -m studio_core train-transformer $COMMON --order "$order" --architecture "$arch" ${extra//,/ } \
       --work "runs/paper-work/$name" --out "runs/paper/$name"
   [ -e runs/paper-work/shared/encoded_48000.pt ] || ln "runs/paper-work/$name/encoded_48000.pt" runs/paper-work/shared/
   mkdir -p "checkpoints/paper/$name"

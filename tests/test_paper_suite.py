@@ -72,3 +72,24 @@ def test_one_ablation_group_is_measured_again_into_the_saved_report(tiny_checkpo
     assert after["rows"] == before["rows"]  # ...and nothing else touched
     with pytest.raises(ValueError, match="no ablation rows"):
         add_ablation_group(config, "no-such-group", str(tiny_checkpoint))
+
+
+def test_a_new_ablation_group_lands_in_its_place_in_the_table(tiny_checkpoint, tmp_path):
+    from studio_core.eval.paper import ABLATION_GROUPS, add_ablation_group
+
+    models = build_paper_models(tiny_checkpoint, tmp_path / "paper")
+    SceneEvaluator(EvaluatorConfig(crop_size=8, channels=(4, 8), hidden=8, cell_dim=2, norm_groups=2)
+                   ).save_pretrained(tmp_path / "evaluator")
+    config = SuiteConfig(prompts=2, ablation_prompts=2, speed_batch=2, speed_batches=1, uncached_runs=1,
+                         diversity_prompts=1, diversity_seeds=2, grid_prompts=1, out=str(tmp_path / "out"),
+                         models=str(models), evaluator=str(tmp_path / "evaluator"))
+    before = run_suite(config, str(tiny_checkpoint))  # no recipe model yet: no recipe rows
+    assert all(r["speed"]["group"] != "recipe" for r in before["ablations"])
+    config_low = TransformerConfig.load(models / "qerror-low" / "transformer" / "config.json")
+    ProgressiveTransformer(config_low).save_pretrained(models / "qerror-low-late" / "transformer")
+    after = add_ablation_group(config, "recipe", str(tiny_checkpoint))
+    groups = [r["speed"]["group"] for r in after["ablations"]]
+    assert groups.count("recipe") == 2
+    assert groups == sorted(groups, key=ABLATION_GROUPS.index)  # strategy, order, recipe, revision, ...
+    assert [r for r in after["ablations"] if r["speed"]["group"] != "recipe"] == before["ablations"]
+    assert "trained for the last stages" in (tmp_path / "out" / "paper_table.md").read_text()

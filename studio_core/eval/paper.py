@@ -258,6 +258,9 @@ def main_rows(base, evaluator, examples, config) -> tuple[list[Row], dict]:
     return rows, diversities
 
 
+ABLATION_GROUPS = ("strategy", "order", "recipe", "revision", "guidance", "stages")
+
+
 def ablation_variants(base, config: SuiteConfig) -> list[tuple[str, str, object, dict]]:
     """(group, name, studio, sampling overrides) of every ablation row."""
     progressive = load_progressive(config.models, "qerror-low", base)
@@ -268,6 +271,10 @@ def ablation_variants(base, config: SuiteConfig) -> list[tuple[str, str, object,
         high_first = load_progressive(config.models, "qerror-high", base)
         variants += [("order", "trained high error first, qerror-high", high_first, {"strategy": "qerror-high"}),
                      ("order", "trained high error first, importance", high_first, {"strategy": "importance"})]
+    if (Path(config.models) / "qerror-low-late").is_dir():  # the training-recipe ablation's model
+        late = load_progressive(config.models, "qerror-low-late", base)
+        variants += [("recipe", "trained with the cosine draw (the main table's model)", progressive, {}),
+                     ("recipe", "trained for the last stages (late share 0.5, per-example loss)", late, {})]
     variants += [("revision", f"progressive, revision {r}", progressive, {"revision": r}) for r in (0.0, 0.25, 1.0)]
     variants += [("guidance", f"progressive, guidance {g}", progressive, {"guidance": g}) for g in (1.0, 2.0, 5.0)]
     tokens = progressive.models.transformer.config.num_tokens
@@ -308,8 +315,9 @@ def add_ablation_group(config: SuiteConfig, group: str, checkpoint: str | None =
     if not rows:
         raise ValueError(f"no ablation rows in group {group!r} (is its model in {config.models}?)")
     kept = [r for r in report["ablations"] if r["speed"]["group"] != group]
-    first = next((i for i, r in enumerate(report["ablations"]) if r["speed"]["group"] == group), 4)
-    report["ablations"] = kept[:first] + [asdict(r) for r in rows] + kept[first:]
+    # in the order the suite measures the groups (a stable sort keeps each group's rows in order)
+    report["ablations"] = sorted(kept + [asdict(r) for r in rows],
+                                 key=lambda r: ABLATION_GROUPS.index(r["speed"]["group"]))
     report["training"] = training_summaries(Path(config.models))
     (out / "paper_report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "paper_table.md").write_text(markdown(report) + "\n")
