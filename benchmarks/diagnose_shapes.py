@@ -3,7 +3,7 @@ held-out single-object prompts: the true render, the tokenizer's reconstruction 
 model's generation. If reconstructions are right and generations are not, the transformer is the
 limit, not the tokenizer; the confusion table says what a wrong shape became.
 
-    python benchmarks/diagnose_shapes.py --prompts 100 [--checkpoint DIR]
+    python benchmarks/diagnose_shapes.py --prompts 100 [--checkpoint DIR] [--temperature T]
 """
 
 from __future__ import annotations
@@ -36,15 +36,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--prompts", type=int, default=100)
     parser.add_argument("--checkpoint", default=None)
+    parser.add_argument("--temperature", type=float, default=None, help="default: the checkpoint's")
     args = parser.parse_args()
     studio = Studio.load(args.checkpoint)
+    settings = studio.settings(temperature=args.temperature)
     dataset = ShapesDataset(seed=EVAL_SEED, split="heldout", num_objects=1)
     right, count, confusion = Counter(), Counter(), Counter()
     for i in range(args.prompts):
         example = dataset[i]
         wanted = example.scene.objects[0]
         pictures = {"true render": example.image, "reconstruction": reconstruction(studio, example.image),
-                    "generation": studio.decode(studio.generate_image(example.caption, i).current)}
+                    "generation": studio.decode(studio.generate_image(example.caption, i, settings).current)}
         count[wanted.size] += 1
         for kind, picture in pictures.items():
             shape = found_shape(picture, example.scene)
@@ -52,7 +54,7 @@ def main() -> None:
             if kind == "generation" and shape != wanted.shape:
                 confusion[wanted.shape, shape] += 1
     print(f"{args.prompts} held-out single-object prompts (the first of `evaluate`'s), settings "
-          f"{studio.default_settings}\n")
+          f"{settings}\n")
     print("| picture | shape right, small | shape right, large |")
     print("|---|---|---|")
     for kind in ("true render", "reconstruction", "generation"):
