@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,13 +27,19 @@ def build_paper_models(tiny_checkpoint, directory):
     return directory
 
 
-def test_the_suite_measures_every_method_and_ablation(tiny_checkpoint, tmp_path):
+def tiny_suite(tiny_checkpoint, tmp_path, **sizes) -> SuiteConfig:
+    """Paper models and an evaluator, untrained, and a suite config small enough for seconds."""
     models = build_paper_models(tiny_checkpoint, tmp_path / "paper")
     SceneEvaluator(EvaluatorConfig(crop_size=8, channels=(4, 8), hidden=8, cell_dim=2, norm_groups=2)
                    ).save_pretrained(tmp_path / "evaluator")
-    config = SuiteConfig(prompts=4, ablation_prompts=2, speed_batch=2, speed_batches=1,
-                         uncached_runs=1, diversity_prompts=1, diversity_seeds=2, grid_prompts=2, out=str(tmp_path / "out"),
-                         models=str(models), evaluator=str(tmp_path / "evaluator"))
+    small = dict(prompts=2, ablation_prompts=2, speed_batch=2, speed_batches=1, uncached_runs=1,
+                 diversity_prompts=1, diversity_seeds=2, grid_prompts=1)
+    return SuiteConfig(**{**small, **sizes}, out=str(tmp_path / "out"), models=str(models),
+                       evaluator=str(tmp_path / "evaluator"))
+
+
+def test_the_suite_measures_every_method_and_ablation(tiny_checkpoint, tmp_path):
+    config = tiny_suite(tiny_checkpoint, tmp_path, prompts=4, grid_prompts=2)
     report = run_suite(config, str(tiny_checkpoint))
 
     methods = [r["method"] for r in report["rows"]]
@@ -58,12 +65,7 @@ def test_the_suite_measures_every_method_and_ablation(tiny_checkpoint, tmp_path)
 def test_one_ablation_group_is_measured_again_into_the_saved_report(tiny_checkpoint, tmp_path):
     from studio_core.eval.paper import add_ablation_group
 
-    models = build_paper_models(tiny_checkpoint, tmp_path / "paper")
-    SceneEvaluator(EvaluatorConfig(crop_size=8, channels=(4, 8), hidden=8, cell_dim=2, norm_groups=2)
-                   ).save_pretrained(tmp_path / "evaluator")
-    config = SuiteConfig(prompts=2, ablation_prompts=2, speed_batch=2, speed_batches=1, uncached_runs=1,
-                         diversity_prompts=1, diversity_seeds=2, grid_prompts=1, out=str(tmp_path / "out"),
-                         models=str(models), evaluator=str(tmp_path / "evaluator"))
+    config = tiny_suite(tiny_checkpoint, tmp_path)
     before = run_suite(config, str(tiny_checkpoint))
     after = add_ablation_group(config, "order", str(tiny_checkpoint))
     assert [r["method"] for r in after["ablations"]] == [r["method"] for r in before["ablations"]]
@@ -77,14 +79,10 @@ def test_one_ablation_group_is_measured_again_into_the_saved_report(tiny_checkpo
 def test_a_new_ablation_group_lands_in_its_place_in_the_table(tiny_checkpoint, tmp_path):
     from studio_core.eval.paper import ABLATION_GROUPS, add_ablation_group
 
-    models = build_paper_models(tiny_checkpoint, tmp_path / "paper")
-    SceneEvaluator(EvaluatorConfig(crop_size=8, channels=(4, 8), hidden=8, cell_dim=2, norm_groups=2)
-                   ).save_pretrained(tmp_path / "evaluator")
-    config = SuiteConfig(prompts=2, ablation_prompts=2, speed_batch=2, speed_batches=1, uncached_runs=1,
-                         diversity_prompts=1, diversity_seeds=2, grid_prompts=1, out=str(tmp_path / "out"),
-                         models=str(models), evaluator=str(tmp_path / "evaluator"))
+    config = tiny_suite(tiny_checkpoint, tmp_path)
     before = run_suite(config, str(tiny_checkpoint))  # no recipe model yet: no recipe rows
     assert all(r["speed"]["group"] != "recipe" for r in before["ablations"])
+    models = Path(config.models)
     config_low = TransformerConfig.load(models / "qerror-low" / "transformer" / "config.json")
     ProgressiveTransformer(config_low).save_pretrained(models / "qerror-low-late" / "transformer")
     after = add_ablation_group(config, "recipe", str(tiny_checkpoint))
