@@ -83,7 +83,7 @@ def session_rows(summaries: list[SessionSummary]) -> list[dict]:
 class PageRenderer:
     def __init__(self, studio: Studio, config: AppConfig):
         self.studio, self.config = studio, config
-        self.image_size = studio.models.tokenizer.image_size
+        self.image_size = studio.image_size
         self.picture_scale = self.scale_for(config.picture_size)
         grid = studio.grid_size
         self.view_size = grid * max(1, config.view_size // grid)  # whole pixels per cell
@@ -137,7 +137,7 @@ class ThumbnailCache:
 
     def __init__(self, studio: Studio, size: int, capacity: int):
         self.studio, self.capacity = studio, capacity
-        self.scale = max(1, -(-size // studio.models.tokenizer.image_size))
+        self.scale = max(1, -(-size // studio.image_size))
         self._lock = threading.Lock()
         self._items: OrderedDict[tuple[str, float], Image.Image] = OrderedDict()
 

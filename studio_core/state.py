@@ -24,6 +24,9 @@ class SamplerSettings:
     top_k: int = 0  # 0 = the whole codebook
     revision: float = 0.5  # share of a stage's tokens that may be revised at the first stage
     revision_threshold: float = 0.1  # only placed tokens whose probability fell below this are revised
+    # visible: judge placed tokens by the model's logits where they stand (one pass); hidden: hide
+    # the weakest placed tokens and re-predict them (a second pass; see sampler.hidden_revision)
+    revision_mode: str = "visible"
     repaint_stages: int = 4
 
     def to_dict(self) -> dict:
