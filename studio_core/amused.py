@@ -154,7 +154,7 @@ class AmusedFamily:
         with self._texts_lock:
             if prompt not in self._texts:
                 tokenizer = self.models.tokenizer
-                if len(tokenizer(prompt).input_ids) > tokenizer.model_max_length:
+                if len(tokenizer.tokenize(prompt)) + 2 > tokenizer.model_max_length:  # + start and end
                     log.warning("prompt longer than the text encoder's %d tokens: the end is cut off",
                                 tokenizer.model_max_length)
                 input_ids = tokenizer([prompt], return_tensors="pt", padding="max_length", truncation=True,

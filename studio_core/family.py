@@ -77,14 +77,15 @@ def check_strategy(family: ModelFamily, settings: SamplerSettings) -> SamplerSet
 
 
 def mean_code_colours(decode_batch, codebook_size: int, chunk: int = 512) -> np.ndarray:
-    """Each code decoded alone on a 1x1 grid, its pixels averaged: a (codebook, 3) uint8 table.
-    `decode_batch(ids (B, 1, 1))` -> pixels (B, 3, s, s) in [0, 1]. A code's colour in context
+    """Each code decoded alone on a 2x2 grid of itself, its pixels averaged: a (codebook, 3) uint8
+    table. `decode_batch(ids (B, 2, 2))` -> pixels (B, 3, s, s) in [0, 1] (2x2, not 1x1: a group
+    norm over one value per channel is undefined in small decoders). A code's colour in context
     differs a little (the decoder's receptive field spans neighbours); for a preview it is enough,
     and it turns a preview into one table lookup instead of a decoder pass."""
     colours = []
     with torch.no_grad():
         for first in range(0, codebook_size, chunk):
-            ids = torch.arange(first, min(first + chunk, codebook_size))[:, None, None]
+            ids = torch.arange(first, min(first + chunk, codebook_size))[:, None, None].expand(-1, 2, 2)
             pixels = decode_batch(ids).float().clamp(0, 1)
             colours.append(pixels.mean(dim=(2, 3)).mul(255).round().to(torch.uint8).cpu().numpy())
     return np.concatenate(colours)
@@ -155,4 +156,4 @@ def load_family(checkpoint: str | Path | None = None, placement: Placement | Non
         return load_amused(directory, placement, name=name)
     from .progressive import ProgressiveFamily, load_models
 
-    return ProgressiveFamily(load_models(directory, placement), name=name or directory.name)
+    return ProgressiveFamily(load_models(directory, placement), name=name)

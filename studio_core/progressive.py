@@ -31,6 +31,7 @@ class StudioModels:
     # The checkpoint's sampling defaults: chosen for its weights on validation prompts and saved
     # in studio.json ("sampling"), over the library's SamplerSettings.
     sampling: SamplerSettings = SamplerSettings()
+    name: str = "progressive"  # the checkpoint's folder name: recorded with sessions and exports
 
 
 def load_models(checkpoint: str | Path | None = None, placement: Placement | None = None) -> StudioModels:
@@ -50,7 +51,7 @@ def load_models(checkpoint: str | Path | None = None, placement: Placement | Non
     for part in (tokenizer, text_encoder):
         part.to(placement.device)
     transformer.to(placement.device, placement.dtype)
-    return StudioModels(tokenizer, text_encoder, transformer, sampling)
+    return StudioModels(tokenizer, text_encoder, transformer, sampling, directory.name)
 
 
 def sampling_defaults(manifest_path: Path, overrides: object, num_tokens: int) -> SamplerSettings:
@@ -105,8 +106,8 @@ class ProgressiveFamily:
     kind = "progressive"
     rules = sampler.PROGRESSIVE_RULES
 
-    def __init__(self, models: StudioModels, name: str = "progressive"):
-        self.models, self.name = models, name
+    def __init__(self, models: StudioModels, name: str | None = None):
+        self.models, self.name = models, name or models.name
         self.sampling = models.sampling
         config = models.transformer.config
         self.grid_size, self.codebook_size, self.mask_id = config.grid_size, config.codebook_size, config.mask_id

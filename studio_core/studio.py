@@ -115,6 +115,9 @@ class Studio:
         continued by this one: say so, naming both, instead of failing inside the decoder."""
         grid, codebook = self.grid_size, self.codebook_size
         frame = state.frames[-1]
+        if state.model and state.model != self.model_name:
+            raise sampler.SettingsError(f"this session was made by the model {state.model!r}; this studio runs "
+                                        f"{self.model_name!r}: open it where {state.model!r} is loaded")
         if frame.ids.shape != (grid, grid) or state.mask_id != self.mask_id:
             raise sampler.SettingsError(
                 f"this session was made by another model ({frame.ids.shape[0]}x{frame.ids.shape[1]} tokens, "
@@ -133,7 +136,7 @@ class Studio:
     def start(self, prompt: str, seed: int = 0, settings: SamplerSettings | None = None) -> GenerationState:
         prompt = validate_prompt(prompt)
         settings = check_strategy(self.family, settings or self.default_settings)
-        return sampler.start(settings, self.grid_size, self.mask_id, prompt, seed)
+        return replace(sampler.start(settings, self.grid_size, self.mask_id, prompt, seed), model=self.model_name)
 
     def generate(self, prompt: str, seed: int = 0, settings: SamplerSettings | None = None
                  ) -> Iterator[GenerationState]:
