@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal, Union
 
 import numpy as np
@@ -349,5 +350,11 @@ def normalise(text: str) -> str:
 
 def can_say(scene: SceneWords, text: str, split: PhrasingSplit = "train") -> bool:
     """Whether the grammar of `split` can produce `text` for `scene` (up to `normalise`)."""
-    regex = re.compile(pattern(grammar(scene, split)))
-    return regex.fullmatch(" " + normalise(text)) is not None if normalise(text) else False
+    words = normalise(text)
+    return bool(words) and _language(scene, split).fullmatch(" " + words) is not None
+
+
+@lru_cache(maxsize=64)
+def _language(scene: SceneWords, split: PhrasingSplit) -> re.Pattern:
+    """The compiled language of a scene's grammar (compiling a three-object one takes a while)."""
+    return re.compile(pattern(grammar(scene, split)))
