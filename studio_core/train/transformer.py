@@ -285,7 +285,10 @@ def load_initial_weights(model, directory: str) -> None:
     from safetensors.torch import load_file
 
     state = load_file(str(Path(directory) / "model.safetensors"))
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # shapes differ: another width, depth or codebook
+        raise ValueError(f"{directory} does not fit this model: {err}") from None
     if missing or unexpected:
         raise ValueError(f"{directory} does not fit this model: missing {missing}, unexpected {unexpected}")
 
