@@ -127,12 +127,13 @@ class PageRenderer:
         return PageView(tab=tab, picture=None, status=status, view_placed=None, view_confidence=None,
                         view_revised=None, view_locked=None, frame_data=None, seed=gr.skip())
 
-    def page(self, tab: TabState, note: str | None = None) -> PageView:
+    def page(self, tab: TabState, note: str | None = None, preview: bool = False) -> PageView:
+        """`preview`: paint the frame in its codes' mean colours instead of decoding it."""
         work = tab.work
         if work is None:
             return self.empty(tab)
         frame = work.frame
-        image = self.studio.decode(frame)
+        image = self.studio.preview_image(frame) if preview else self.studio.decode(frame)
         picture = render_frame(image, frame, scale=self.picture_scale, marks=tab.show_marks, grid=tab.show_grid)
         views = token_views(image, frame, len(work.state.plan), self.view_size)
         return PageView(

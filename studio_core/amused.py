@@ -119,6 +119,7 @@ class AmusedFamily:
 
     kind = "amused"
     rules = AMUSED_RULES
+    preview_stages = True  # a 256 px decode costs more than a stage: stream code colours
 
     def __init__(self, models: AmusedModels, name: str = "amused"):
         self.models, self.name = models, name

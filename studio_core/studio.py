@@ -67,6 +67,12 @@ class Studio:
         return self.family.name
 
     @property
+    def streams_previews(self) -> bool:
+        """Whether a stage in the middle of a run is best shown as a preview (code colours): where
+        a full decode costs more than a stage, as for aMUSEd's 256 px decoder."""
+        return bool(getattr(self.family, "preview_stages", False))
+
+    @property
     def strategies(self) -> tuple[str, ...]:
         return self.family.rules.strategies
 
