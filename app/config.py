@@ -38,6 +38,8 @@ class AppConfig:
     max_import_bytes: int = 32 * 2**20
     examples: tuple[str, ...] = EXAMPLE_PROMPTS
     title: str = "Progressive Studio"
+    # The model a page opens on when the app serves several (None: the first one given).
+    default_model: str | None = None
 
     def __post_init__(self):
         if self.max_exports < 1:

@@ -14,10 +14,11 @@ import inspect
 import secrets
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping, Sequence
 
 import gradio as gr
 import numpy as np
+from PIL import Image
 
 from studio_core import (GenerationState, MaskError, SettingsError, Studio, generation_order_gif, save_png,
                          validate_prompt)
@@ -27,7 +28,7 @@ from studio_core.store import (OpenedSession, SessionStore, StoreError, owner_ha
 from .config import AppConfig
 from .exports import ExportFolder
 from .selection import box_of, count_line, layer_of, touched_pixels, with_enclosed
-from .views import PageRenderer, ThumbnailCache, session_rows
+from .views import PageRenderer, ThumbnailCache, session_rows, strategy_help
 from .workspace import StopSignals, TabState, Workspace
 
 MAX_SEED = 2**31 - 1  # fits every widget and JSON reader
@@ -97,20 +98,73 @@ def optional_text(value: object) -> str | None:
 # ---------------------------------------------------------------------------------------------
 
 
+def studios_by_name(studios: Studio | Mapping[str, Studio] | Sequence[Studio]) -> dict[str, Studio]:
+    """The models the app serves, by the name sessions record (one Studio, or several)."""
+    if isinstance(studios, Studio):
+        return {studios.model_name: studios}
+    listed = list(studios.values()) if isinstance(studios, Mapping) else list(studios)
+    names = [s.model_name for s in listed]
+    if not listed or len(set(names)) != len(names):
+        raise ValueError(f"the app needs one or more models with different names, got {names}")
+    return dict(zip(names, listed))
+
+
 class StudioEndpoints:
-    """The app's handlers over one Studio and one SessionStore (shared by every tab).
+    """The app's handlers over the served models (Studios, by name) and one SessionStore (shared
+    by every tab). A new session runs on the model the request names; every later action on it
+    runs on the model that made it (its state records the name).
 
     Handlers return `PageView.values()` (or `Controls.values()`): records named like the page's
     components, in the order ui.py wires them. Every edit takes one path: sync the tab with the
     database, apply the edit to the latest frame, save the new frames, show the page (`edited` for
     one-shot edits, `streamed` for those that run stages)."""
 
-    def __init__(self, studio: Studio, store: SessionStore, config: AppConfig):
-        self.studio, self.store, self.config = studio, store, config
+    def __init__(self, studio: Studio | Mapping[str, Studio] | Sequence[Studio], store: SessionStore,
+                 config: AppConfig):
+        self.studios, self.store, self.config = studios_by_name(studio), store, config
+        default = config.default_model or next(iter(self.studios))
+        if default not in self.studios:
+            raise ValueError(f"default model {default!r} is not served (served: {', '.join(self.studios)})")
+        self.studio = self.studios[default]  # the model a page opens on
         self.exports = ExportFolder(config.exports_dir, config.max_exports)
         self.stops = StopSignals()
-        self.render = PageRenderer(studio, config)
-        self.thumbnails = ThumbnailCache(studio, config.thumbnail_size, capacity=4 * config.history_limit)
+        self.renders = {name: PageRenderer(s, config) for name, s in self.studios.items()}
+        self.render = self.renders[default]
+        self.thumbnails = {name: ThumbnailCache(s, config.thumbnail_size, capacity=4 * config.history_limit)
+                           for name, s in self.studios.items()}
+
+    # -- which model ---------------------------------------------------------------------------------
+    def named_studio(self, model: object) -> Studio:
+        """The model a request names (empty: the default)."""
+        if model is None or (isinstance(model, str) and not model.strip()):
+            return self.studio
+        if model not in self.studios:
+            raise SettingsError(f"model {model!r} is not served here; choose one of: {', '.join(self.studios)}")
+        return self.studios[model]
+
+    def studio_for(self, state: GenerationState) -> Studio:
+        """The model that made a session (one saved before sessions named their model: the default,
+        whose check of the grid then decides)."""
+        if not state.model:
+            return self.studio
+        if state.model not in self.studios:
+            raise SettingsError(f"this session was made by the model {state.model!r}, which this app does not "
+                                f"serve (it serves: {', '.join(self.studios)}); start the app with its checkpoint")
+        return self.studios[state.model]
+
+    def studio_of_tab(self, tab: TabState | None) -> Studio:
+        return self.studio_for(tab.work.state) if tab is not None and tab.work is not None else self.studio
+
+    def renderer_of(self, tab: TabState | None) -> PageRenderer:
+        return self.renders[self.studio_of_tab(tab).model_name]
+
+    def model_controls(self, model):
+        """The settings a model offers, for the page when the model picker changes (private)."""
+        studio = self.named_studio(model)
+        d = studio.default_settings
+        return (gr.Dropdown(choices=list(studio.strategies), value=d.strategy, info=strategy_help(studio.strategies)),
+                gr.Slider(maximum=min(64, studio.grid_size ** 2), value=d.stages), gr.Slider(value=d.guidance),
+                gr.Slider(value=d.temperature), gr.Slider(value=d.revision))
 
     # -- the one path of every action ------------------------------------------------------------
     @staticmethod
@@ -136,7 +190,7 @@ class StudioEndpoints:
     def check_fits_model(self, state: GenerationState) -> None:
         """A session made by another model cannot be shown or continued by this one: the core says
         so, naming both, instead of failing inside the decoder."""
-        self.studio.check_fits(state)
+        self.studio_for(state).check_fits(state)
 
     def save(self, tab: TabState, owner: str, state: GenerationState) -> TabState:
         """Write the frames `state` added to the tab's branch, then move the tab on to it."""
@@ -147,7 +201,7 @@ class StudioEndpoints:
         return replace(tab, work=work.advanced(state))
 
     def show(self, tab: TabState, note: str | None = None, preview: bool = False) -> tuple:
-        return self.render.page(tab, note, preview).values()
+        return self.renderer_of(tab).page(tab, note, preview).values()
 
     def edited(self, tab: TabState, owner: str, edit: Callable[[GenerationState], GenerationState]) -> tuple:
         """A one-shot edit of the latest frame: sync, apply, save, show."""
@@ -167,11 +221,11 @@ class StudioEndpoints:
                     return
                 # A stage in the middle of a run is shown in code colours where a full decode would
                 # cost more than the stage (aMUSEd at 256 px); the last one is decoded.
-                yield self.show(tab, preview=self.studio.streams_previews and state.stages_left > 0)
+                yield self.show(tab, preview=self.studio_for(state).streams_previews and state.stages_left > 0)
 
     # -- reading the inputs ----------------------------------------------------------------------
-    def settings(self, stages, guidance, temperature, strategy, revision):
-        return self.studio.settings(
+    def settings(self, stages, guidance, temperature, strategy, revision, studio: Studio | None = None):
+        return (studio or self.studio).settings(
             stages=whole_number(stages, "stages"), guidance=real_number(guidance, "guidance"),
             temperature=real_number(temperature, "temperature"), strategy=strategy,
             revision=real_number(revision, "revision"))
@@ -184,8 +238,9 @@ class StudioEndpoints:
             raise SettingsError("seed is empty: type a whole number, or tick 'randomize'")
         return whole_number(seed, "seed", 0, MAX_SEED)
 
-    def new_session(self, tab: TabState | None, owner: str, prompt: str, seed: int, settings) -> TabState:
-        state = self.studio.start(prompt, seed, settings)  # checks prompt and settings first
+    def new_session(self, tab: TabState | None, owner: str, prompt: str, seed: int, settings,
+                    studio: Studio | None = None) -> TabState:
+        state = (studio or self.studio).start(prompt, seed, settings)  # checks prompt and settings first
         ref = self.store.create_session(owner, state)
         opened = OpenedSession(ref.session_id, ref.branch_id,
                                self.store.list_branches(ref.session_id, owner), state)
@@ -197,29 +252,32 @@ class StudioEndpoints:
             raise ValueError("no session chosen: click a picture in the history (API: pass its id)")
         return session_id.strip()
 
-    def selected_cells(self, editor_value: object) -> np.ndarray:
-        """Every cell the brush touched, and the inside of closed strokes."""
-        return with_enclosed(self.studio.mask(touched_pixels(editor_value), "brush mask"))
+    def selected_cells(self, editor_value: object, tab: TabState | None = None) -> np.ndarray:
+        """Every cell the brush touched, and the inside of closed strokes (on the tab's model's grid)."""
+        return with_enclosed(self.studio_of_tab(tab).mask(touched_pixels(editor_value), "brush mask"))
 
     # -- generation (these run the transformer: the "model" queue) --------------------------------
     @shown_in_page
     def generate(self, prompt, seed, randomize_seed, stages, guidance, temperature, strategy, revision,
-                 owner, tab, request: gr.Request):
-        """A new session: every stage streamed as it is made. Returns the page (the Seed box shows
-        the seed used)."""
+                 owner, tab, request: gr.Request, model=None):
+        """A new session on `model` (empty: the default): every stage streamed as it is made.
+        Returns the page (the Seed box shows the seed used)."""
+        studio = self.named_studio(model)
         tab = self.new_session(tab, owner, prompt, self.seed(seed, randomize_seed),
-                               self.settings(stages, guidance, temperature, strategy, revision))
-        yield from self.streamed(tab, owner, self.studio.resume, request.session_hash, synced=True)
+                               self.settings(stages, guidance, temperature, strategy, revision, studio), studio)
+        yield from self.streamed(tab, owner, studio.resume, request.session_hash, synced=True)
 
     @shown_in_page
-    def step(self, prompt, seed, randomize_seed, stages, guidance, temperature, strategy, revision, owner, tab):
+    def step(self, prompt, seed, randomize_seed, stages, guidance, temperature, strategy, revision, owner, tab,
+             model=None):
         """One stage of the open picture; when there is none, or it is finished, the first stage of
-        a new one (from the prompt and settings)."""
+        a new one (from the prompt and settings, on `model`)."""
         work = tab.work if tab else None
         if work is None or work.state.stages_left == 0:
+            studio = self.named_studio(model)
             tab = self.new_session(tab, owner, prompt, self.seed(seed, randomize_seed),
-                                   self.settings(stages, guidance, temperature, strategy, revision))
-        return self.edited(tab, owner, self.studio.step)
+                                   self.settings(stages, guidance, temperature, strategy, revision, studio), studio)
+        return self.edited(tab, owner, lambda state: self.studio_for(state).step(state))
 
     @shown_in_page
     def continue_generation(self, owner, tab, request: gr.Request):
@@ -228,32 +286,33 @@ class StudioEndpoints:
         if tab.work.state.stages_left == 0:
             raise ValueError("nothing left to generate: the picture is finished "
                              "(Branch continues from an earlier frame)")
-        yield from self.streamed(tab, owner, self.studio.resume, request.session_hash, synced=True)
+        yield from self.streamed(tab, owner, lambda state: self.studio_for(state).resume(state),
+                                 request.session_hash, synced=True)
 
     @shown_in_page
     def repaint(self, selection, region_prompt, owner, tab, request: gr.Request):
         """Generate the brushed cells again (locked ones excepted), optionally from another prompt."""
         tab = self.synced_tab(tab, owner)
-        region = self.selected_cells(selection)
+        region = self.selected_cells(selection, tab)
         prompt = optional_text(region_prompt)
         if prompt is not None:
             prompt = validate_prompt(prompt, "region prompt")
         if not (region & ~tab.work.state.current.locked).any():
             raise ValueError("nothing to repaint: every selected cell is locked (unlock it first)")
-        yield from self.streamed(tab, owner, lambda state: self.studio.repaint(state, region, prompt),
+        yield from self.streamed(tab, owner, lambda state: self.studio_for(state).repaint(state, region, prompt),
                                  request.session_hash, synced=True)
 
     @shown_in_page
     def revise(self, selection, owner, tab):
         """Re-predict the brushed cells from their surroundings, even where the model was sure."""
         self.require_work(tab)
-        region = self.selected_cells(selection)
+        region = self.selected_cells(selection, tab)
 
         def revised(state: GenerationState) -> GenerationState:
             frame = state.current
             if not (region & frame.known & ~frame.locked).any():
                 raise ValueError("nothing to revise: select cells that are placed and not locked")
-            return self.studio.force_revise(state, region)
+            return self.studio_for(state).force_revise(state, region)
         return self.edited(tab, owner, revised)
 
     @shown_in_page
@@ -262,7 +321,7 @@ class StudioEndpoints:
         when empty) and optionally a new prompt; the branch it came from stays as it is."""
         work = self.synced_tab(tab, owner).work
         index = whole_number(frame_index, "frame_index")
-        rewound = self.studio.rewind(work.state, index)
+        rewound = Studio.rewind(work.state, index)
         if rewound.stages_left == 0:
             raise ValueError(f"frame {index} is a finished picture: pick an earlier frame on the timeline")
         seed = self.seed(branch_seed, randomize=optional_text(branch_seed) is None)  # empty: a new random seed
@@ -272,7 +331,7 @@ class StudioEndpoints:
         branch_id = self.store.new_branch(work.session_id, owner, work.branch_id, index)
         work = Workspace(work.session_id, branch_id, rewound, self.store.list_branches(work.session_id, owner))
         yield from self.streamed(replace(tab, work=work), owner,
-                                 lambda state: self.studio.resume(state, prompt, seed), request.session_hash,
+                                 lambda state: self.studio_for(state).resume(state, prompt, seed), request.session_hash,
                                  synced=True)
 
     def stop(self, request: gr.Request) -> None:
@@ -284,32 +343,32 @@ class StudioEndpoints:
     def lock(self, selection, owner, tab):
         """Lock the brushed cells that are placed: nothing changes them again until unlocked."""
         self.require_work(tab)
-        region = self.selected_cells(selection)
+        region = self.selected_cells(selection, tab)
 
         def locked(state: GenerationState) -> GenerationState:
             frame = state.current
             if not (region & frame.known & ~frame.locked).any():
                 raise ValueError("nothing to lock: select placed cells that are not locked yet "
                                  "(the checkered cells are not placed)")
-            return self.studio.lock(state, region)
+            return self.studio_for(state).lock(state, region)
         return self.edited(tab, owner, locked)
 
     @shown_in_page
     def unlock(self, selection, owner, tab):
         self.require_work(tab)
-        region = self.selected_cells(selection)
+        region = self.selected_cells(selection, tab)
 
         def unlocked(state: GenerationState) -> GenerationState:
             if not (region & state.current.locked).any():
                 raise ValueError("nothing to unlock: none of the selected cells is locked")
-            return self.studio.unlock(state, region)
+            return self.studio_for(state).unlock(state, region)
         return self.edited(tab, owner, unlocked)
 
     # -- the selection (no database, no model) --------------------------------------------------
-    def count_selected(self, selection):
+    def count_selected(self, selection, tab=None):
         """"N cells selected", after every stroke (private to the page)."""
         try:
-            return count_line(self.selected_cells(selection))
+            return count_line(self.selected_cells(selection, tab))
         except ValueError:
             return count_line(None)
 
@@ -319,7 +378,7 @@ class StudioEndpoints:
         selected). Returns the canvas with the new selection and its count."""
         work = self.require_work(tab)
         try:
-            current = self.selected_cells(selection)
+            current = self.selected_cells(selection, tab)
         except ValueError:  # nothing brushed yet
             current = np.zeros_like(work.state.current.known)
         tools = {"all": lambda: np.ones_like(current), "invert": lambda: ~current,
@@ -327,7 +386,7 @@ class StudioEndpoints:
         if tool not in tools:
             raise ValueError(f"tool must be one of {sorted(tools)}, got {tool!r}")
         cells = tools[tool]()
-        canvas = self.render.selection_canvas(work)
+        canvas = self.renderer_of(tab).selection_canvas(work)
         canvas["layers"] = [layer_of(cells, canvas["background"].size[0])]
         return canvas, count_line(cells)
 
@@ -347,10 +406,17 @@ class StudioEndpoints:
 
     # -- sessions --------------------------------------------------------------------------------
     @shown_in_page
+    def thumbnail(self, summary):
+        """Drawn by the model that made the session; one this app does not serve gets a blank."""
+        cache = self.thumbnails.get(summary.model or self.studio.model_name)
+        if cache is None or summary.last_frame.ids.shape != (cache.studio.grid_size,) * 2:
+            return Image.new("RGB", (self.config.thumbnail_size,) * 2, (60, 60, 60))
+        return cache.get(summary)
+
     def list_sessions(self, owner):
         """This browser's sessions, newest first: the gallery and the same as data."""
         summaries = self.store.list_sessions(owner, self.config.history_limit)
-        gallery = [(self.thumbnails.get(s), f"{s.prompt} · {s.id[:8]}") for s in summaries]
+        gallery = [(self.thumbnail(s), f"{s.prompt} · {s.id[:8]}") for s in summaries]
         return gallery, session_rows(summaries)
 
     @shown_in_page
@@ -380,7 +446,7 @@ class StudioEndpoints:
     def refresh_controls(self, tab):
         """The timeline, the branch list and the brush canvas, following the latest frame (chained
         after every action in the page)."""
-        return self.render.controls(tab).values()
+        return self.renderer_of(tab).controls(tab).values()
 
     @staticmethod
     def pick_session(rows, evt: gr.SelectData):
@@ -422,9 +488,10 @@ class StudioEndpoints:
         work = self.require_work(tab)
         if len(work.state.frames) < 2:
             raise ValueError("nothing to export yet: generate at least one stage first")
-        scale = self.render.scale_for(self.config.gif_size)
+        scale = self.renderer_of(tab).scale_for(self.config.gif_size)
+        studio = self.studio_for(work.state)
         path = self.export_path("gif", work)
-        generation_order_gif(work.state, lambda f: self.studio.picture(f, scale=scale, marks=True), path)
+        generation_order_gif(work.state, lambda f: studio.picture(f, scale=scale, marks=True), path)
         return self.finished_export(path)
 
     @shown_in_page
@@ -434,7 +501,7 @@ class StudioEndpoints:
         if not work.frame.known.any():
             raise ValueError("nothing to export yet: this frame is blank")
         path = self.export_path("png", work)
-        image = self.studio.picture(work.frame, scale=self.render.picture_scale)
+        image = self.studio_for(work.state).picture(work.frame, scale=self.renderer_of(tab).picture_scale)
         save_png(image, work.state.rewind(work.frame_index), path)
         return self.finished_export(path)
 

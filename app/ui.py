@@ -15,6 +15,7 @@ everything that acts on it, then settings, examples and history.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Mapping, Sequence
 
 import gradio as gr
 
@@ -24,7 +25,7 @@ from studio_core.store import SessionStore
 from .config import AppConfig
 from .endpoints import MAX_SEED, StudioEndpoints
 from .selection import BRUSH_RGBA
-from .views import CONTROL_OUTPUTS, PAGE_OUTPUTS, WELCOME
+from .views import CONTROL_OUTPUTS, PAGE_OUTPUTS, WELCOME, strategy_help
 from .workspace import TabState
 
 # The browser token lives in local storage under a fixed key, so it survives reloads and restarts
@@ -98,6 +99,7 @@ class PageLayout:
     temperature: gr.Slider
     strategy: gr.Dropdown
     revision: gr.Slider
+    model: gr.Dropdown
     picture: gr.Image
     status: gr.Markdown
     show_grid: gr.Checkbox
@@ -153,30 +155,25 @@ class PageLayout:
         return [self.generate_btn, self.step_btn, self.continue_btn, self.repaint_btn, self.branch_btn]
 
 
-def build_app(studio: Studio, store: SessionStore, config: AppConfig) -> gr.Blocks:
-    """The studio page over a loaded Studio and a session store. Builds only; nothing runs."""
+def build_app(studio: Studio | Mapping[str, Studio] | Sequence[Studio], store: SessionStore,
+              config: AppConfig) -> gr.Blocks:
+    """The studio page over one or several loaded models (Studios; the page opens on
+    `config.default_model`) and a session store. Builds only; nothing runs."""
     endpoints = StudioEndpoints(studio, store, config)
     with gr.Blocks(title=config.title, analytics_enabled=False, delete_cache=(900, 3600)) as demo:
-        page = layout(studio, config)
+        page = layout(endpoints.studio, config, endpoints.studios)
         wire(demo, page, endpoints, config)
     demo.queue(default_concurrency_limit=config.light_concurrency)
     return demo
 
 
-STRATEGY_HELP = {"qerror": "lowest predicted quantization error first",
-                 "qerror-high": "highest predicted error first", "importance": "learned, re-scored every stage",
-                 "confidence": "the model's confidence (MaskGIT; aMUSEd's own order)", "random": "random order",
-                 "raster": "reading order"}
-
-
-def strategy_help(strategies: tuple[str, ...]) -> str:
-    """The strategies this model offers, each in a few words (a model without the paper's heads,
-    such as aMUSEd, offers fewer)."""
-    return "; ".join(f"{name}: {STRATEGY_HELP.get(name, name)}" for name in strategies)
-
-
-def layout(studio: Studio, config: AppConfig) -> PageLayout:
-    """The page's components, placed (inside an open gr.Blocks)."""
+def layout(studio: Studio, config: AppConfig, studios: Mapping[str, Studio] | None = None) -> PageLayout:
+    """The page's components, placed (inside an open gr.Blocks); `studio` is the model the page
+    opens on, `studios` every model served (the picker offers them)."""
+    studios = studios or {studio.model_name: studio}
+    # Every strategy any served model offers: the API validates against these; the page narrows
+    # the list to the picked model's, and the core refuses one the model does not offer.
+    all_strategies = list(dict.fromkeys(s for m in studios.values() for s in m.strategies))
     defaults = studio.default_settings
     tokens = studio.grid_size ** 2
     canvas = studio.image_size * max(1, round(config.picture_size / studio.image_size))
@@ -189,7 +186,9 @@ def layout(studio: Studio, config: AppConfig) -> PageLayout:
             with gr.Column(elem_id="compose-top"):
                 c["prompt"] = gr.Textbox(label="Prompt", lines=2, max_lines=4, elem_id="prompt",
                                          placeholder="a large red circle in the top left")
-                # (A model picker belongs here, beside the prompt, when the app serves several.)
+                c["model"] = gr.Dropdown(list(studios), value=studio.model_name, label="Model",
+                                         visible=len(studios) > 1, elem_id="model",
+                                         info="new pictures use it; an opened session keeps the model that made it")
                 with gr.Row():
                     c["generate_btn"] = gr.Button("Generate", variant="primary", elem_id="generate")
                     c["stop_btn"] = gr.Button("Stop", variant="stop", elem_id="stop")
@@ -206,7 +205,7 @@ def layout(studio: Studio, config: AppConfig) -> PageLayout:
                     c["temperature"] = gr.Slider(0.1, 3, value=defaults.temperature, step=0.05,
                                                  label="Temperature")
                     c["strategy"] = gr.Dropdown(
-                        list(studio.strategies), value=defaults.strategy, label="Scoring strategy",
+                        all_strategies, value=defaults.strategy, label="Scoring strategy",
                         info=strategy_help(studio.strategies))
                     c["revision"] = gr.Slider(0, 2, value=defaults.revision, step=0.05, label="Revision strength",
                                               info="share of a stage's tokens that may be revised (0 = never)")
@@ -327,9 +326,16 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
         return running
 
     generating = model_work([ui.generate_btn.click, ui.prompt.submit], endpoints.generate,
-                            [ui.prompt, ui.seed, ui.randomize, *ui.settings, owner, tab], "generate")
+                            [ui.prompt, ui.seed, ui.randomize, *ui.settings, owner, tab, ui.model], "generate")
     stepping = model_work([ui.step_btn.click], endpoints.step,
-                          [ui.prompt, ui.seed, ui.randomize, *ui.settings, owner, tab], "step")
+                          [ui.prompt, ui.seed, ui.randomize, *ui.settings, owner, tab, ui.model], "step")
+    # Picking a model offers its strategies and its default settings (private: the API names the
+    # model in /generate and /step).
+    model_controls = dict(fn=endpoints.model_controls, inputs=[ui.model],
+                          outputs=[ui.strategy, *ui.settings[:3], ui.revision], api_visibility="private", **light)
+    ui.model.change(**model_controls)
+    if len(endpoints.studios) > 1:  # the page opens with the default model's strategies only
+        demo.load(**model_controls)
     model_work([ui.continue_btn.click], endpoints.continue_generation, [owner, tab], "continue")
     repainting = model_work([ui.repaint_btn.click], endpoints.repaint,
                             [ui.selection, ui.region_prompt, owner, tab], "repaint")
@@ -348,7 +354,7 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
     unlocking = ui.unlock_btn.click(endpoints.unlock, [ui.selection, owner, tab], page, api_name="unlock", **light)
 
     # The selection: its count after every stroke, and the tools.
-    ui.selection.change(endpoints.count_selected, [ui.selection], [ui.selection_count], api_visibility="private",
+    ui.selection.change(endpoints.count_selected, [ui.selection, tab], [ui.selection_count], api_visibility="private",
                         trigger_mode="always_last", **light)
     for button, tool in ((ui.select_all_btn, "all"), (ui.select_invert_btn, "invert"),
                          (ui.select_box_btn, "box"), (ui.select_clear_btn, "clear")):

@@ -157,6 +157,7 @@ class SessionSummary:
     updated: float
     branches: int
     last_frame: TokenFrame  # of the current branch: enough to draw a thumbnail
+    model: str = ""  # the model that made it ("" for sessions saved before models had names)
 
 
 @dataclass(frozen=True)
@@ -518,7 +519,8 @@ class SessionStore:
                 count = db.scalar(select(func.count()).select_from(BranchRow).where(BranchRow.session_id == row.id))
                 summaries.append(SessionSummary(id=row.id, prompt=row.prompt, created=row.created,
                                                 updated=row.updated, branches=count,
-                                                last_frame=TokenFrame.from_dict(self._last_frame(db, branch))))
+                                                last_frame=TokenFrame.from_dict(self._last_frame(db, branch)),
+                                                model=row.model or ""))
             return summaries
 
     def load(self, session_id: str, owner: str, branch_id: int | None = None) -> OpenedSession:
