@@ -83,8 +83,12 @@ def load_studios(settings: ServerSettings):
     would also wait seconds for the load."""
     from studio_core import Studio
 
-    return [Studio.load(checkpoint, cpu=settings.cpu, precision=settings.precision)
-            for checkpoint in settings.checkpoints]
+    studios = [Studio.load(checkpoint, cpu=settings.cpu, precision=settings.precision)
+               for checkpoint in settings.checkpoints]
+    for studio in studios:
+        if studio.streams_previews:  # the previews' code colours, once per model, before any request
+            studio.family.code_colours()
+    return studios
 
 
 def main(argv: list[str] | None = None) -> int:
