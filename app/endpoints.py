@@ -177,7 +177,8 @@ class StudioEndpoints:
                 if stop.is_set():
                     yield self.show(tab, STOPPED if state.stages_left else None)
                     return
-                yield self.show(tab)
+                # Stages on their way are sent cheaply; the finished picture in full.
+                yield self.render.page(tab, streaming=not state.current.done).values()
 
     # -- reading the inputs ----------------------------------------------------------------------
     def settings(self, stages, guidance, temperature, strategy, revision):

@@ -61,6 +61,7 @@ CSS = """
   #stage { order: 2; }
   #compose-more { order: 3; }
   #picture img { max-height: 70vh; }
+  #title p { display: none; }
 }
 """
 
@@ -104,7 +105,7 @@ class PageLayout:
     show_grid: gr.Checkbox
     show_marks: gr.Checkbox
     timeline: gr.Slider
-    branch_seed: gr.Number
+    branch_seed: gr.Textbox
     branch_prompt: gr.Textbox
     branch_btn: gr.Button
     branches: gr.Dropdown
@@ -181,11 +182,11 @@ def layout(studio: Studio, config: AppConfig) -> PageLayout:
                                          placeholder="a large red circle in the top left")
                 # (A model picker belongs here, beside the prompt, when the app serves several.)
                 with gr.Row():
-                    c["generate_btn"] = gr.Button("Generate", variant="primary", elem_id="generate")
-                    c["stop_btn"] = gr.Button("Stop", variant="stop", elem_id="stop")
-                with gr.Row():
-                    c["step_btn"] = gr.Button("Step one stage", size="sm")
-                    c["continue_btn"] = gr.Button("Continue", size="sm")
+                    c["generate_btn"] = gr.Button("Generate", variant="primary", elem_id="generate", scale=2,
+                                                  min_width=100)
+                    c["stop_btn"] = gr.Button("Stop", variant="stop", elem_id="stop", min_width=60)
+                    c["step_btn"] = gr.Button("Step", min_width=60)
+                    c["continue_btn"] = gr.Button("Continue", min_width=80)
             with gr.Column(elem_id="compose-more"):
                 with gr.Row():
                     c["seed"] = gr.Number(label="Seed", value=0, precision=0, minimum=0, maximum=MAX_SEED, scale=2)
@@ -237,8 +238,8 @@ def layout(studio: Studio, config: AppConfig) -> PageLayout:
             c["timeline"] = gr.Slider(0, MAX_FRAME_INDEX, value=0, step=1, label="Timeline", interactive=False,
                                       visible=False, elem_id="timeline")
             with gr.Row(equal_height=True):
-                c["branch_seed"] = gr.Number(label="Branch seed", value=None, precision=0, placeholder="random",
-                                             minimum=0, maximum=MAX_SEED, min_width=100)
+                # A text box, not a number box: a number box shows (and sends) 0 when empty.
+                c["branch_seed"] = gr.Textbox(label="Branch seed", value="", placeholder="random", min_width=100)
                 c["branch_prompt"] = gr.Textbox(label="Branch prompt", placeholder="same prompt", lines=1,
                                                 min_width=140)
                 c["branch_btn"] = gr.Button("Branch from this frame", min_width=120)
@@ -262,7 +263,7 @@ def layout(studio: Studio, config: AppConfig) -> PageLayout:
                 c["png_btn"] = gr.Button("Export PNG", size="sm")
                 c["json_btn"] = gr.Button("Export session JSON", size="sm")
                 c["import_btn"] = gr.UploadButton("Import session JSON", file_types=[".json"], size="sm")
-            c["download"] = gr.File(label="Exported file", interactive=False, elem_id="download")
+            c["download"] = gr.File(label="Exported file", interactive=False, elem_id="download", height=90)
             with gr.Accordion("Frame data (JSON)", open=False):
                 c["frame_data"] = gr.JSON(label="Frame on screen")
 
