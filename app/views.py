@@ -44,8 +44,8 @@ class PageView:
     view_confidence: object
     view_revised: object
     view_locked: object
-    frame_data: dict | None
     seed: object  # the seed of the picture on screen, shown in the Seed box; gr.skip() when none
+    frame_data: dict | None  # last, for every endpoint: API clients take it as the last output
 
     def values(self) -> tuple:
         return _values(self)

@@ -118,3 +118,22 @@ def test_a_busy_port_is_one_clear_line_naming_the_port_option():
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "--port" in lines[0]
     assert "Traceback" not in run.stderr
+
+
+def test_an_edit_that_changes_nothing_says_so(tiny_studio):
+    from app.endpoints import StudioEndpoints
+
+    state = tiny_studio.generate_image("a red circle", 2, tiny_studio.settings(stages=3))
+    frame = state.current
+    one = np.zeros_like(frame.known)
+    one[1, 1] = True
+    with pytest.warns(UserWarning, match="drew the same tokens again for the 1 selected cell: a selection this"):
+        StudioEndpoints.warn_if_unchanged(frame, frame, one, "Repaint")
+    changed = frame.ids.copy()
+    changed[1, 1] = (changed[1, 1] + 1) % 16
+    from dataclasses import replace
+
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        StudioEndpoints.warn_if_unchanged(frame, replace(frame, ids=changed), one, "Repaint")
