@@ -324,6 +324,7 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
         started = gr.on(triggers, busy, None, ui.busy_buttons, **instant)
         running = started.then(fn, inputs, page, api_name=api_name, **model)
         running.then(idle, None, ui.busy_buttons, **instant)
+        running.failure(idle, None, ui.busy_buttons, **instant)
         running.then(**refresh_controls)
         return running
 
@@ -349,8 +350,9 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
     unlocking = ui.unlock_btn.click(endpoints.unlock, [ui.selection, owner, tab], page, api_name="unlock", **light)
 
     # The selection: its count after every stroke, and the tools.
-    ui.selection.change(endpoints.count_selected, [ui.selection], [ui.selection_count], api_visibility="private",
-                        trigger_mode="always_last", **light)
+    # (A stroke is an `input`; the canvas's own refreshes reset the count with the controls.)
+    ui.selection.input(endpoints.count_selected, [ui.selection], [ui.selection_count], api_visibility="private",
+                       trigger_mode="always_last", **light)
     for button, tool in ((ui.select_all_btn, "all"), (ui.select_invert_btn, "invert"),
                          (ui.select_box_btn, "box"), (ui.select_clear_btn, "clear")):
         button.click(endpoints.select_cells, [gr.State(tool), ui.selection, tab],

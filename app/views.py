@@ -25,6 +25,7 @@ from studio_core.store import BranchInfo, SessionSummary
 from studio_core.studio import Studio
 
 from .config import AppConfig
+from .selection import count_line
 from .workspace import TabState, Workspace
 
 
@@ -60,6 +61,7 @@ class Controls:
     timeline: object
     branches: object
     selection: object
+    selection_count: str
     branch_seed: object
 
     def values(self) -> tuple:
@@ -160,16 +162,17 @@ class PageRenderer:
         if work is None:
             return Controls(timeline=gr.Slider(minimum=0, maximum=1, value=0, step=1, interactive=False,
                                                label="Timeline", visible=False),
-                            branches=gr.Dropdown(choices=[], value=None), selection=None, branch_seed=gr.skip())
+                            branches=gr.Dropdown(choices=[], value=None), selection=None,
+                            selection_count=count_line(None), branch_seed=gr.skip())
         last = len(work.state.frames) - 1
         timeline = gr.Slider(minimum=0, maximum=max(last, 1), value=last, step=1, interactive=last > 0,
                              label=f"Timeline: {last + 1} frames (0 = the blank start)", visible=True)
         branches = gr.Dropdown(choices=[(branch_label(b, work.branches), b.id) for b in work.branches],
                                value=work.branch_id)
         # The seed this branch used, shown where a person types the next one.
-        branch_seed = gr.Textbox(placeholder=f"random (this branch: {work.state.current.seed})")
+        branch_seed = gr.Textbox(label=f"Branch seed (this branch: {work.state.current.seed})")
         return Controls(timeline=timeline, branches=branches, selection=self.selection_canvas(work),
-                        branch_seed=branch_seed)
+                        selection_count=count_line(None), branch_seed=branch_seed)
 
     def selection_canvas(self, work: Workspace) -> dict:
         """The brush canvas: the latest frame (edits apply to it) with the token grid drawn and the
