@@ -19,14 +19,10 @@ from typing import Callable, Iterator
 import gradio as gr
 import numpy as np
 
-from studio_core.export import generation_order_gif, save_png
-from studio_core.hooks import MaskError
-from studio_core.sampler import SettingsError
-from studio_core.state import GenerationState
+from studio_core import (GenerationState, MaskError, SettingsError, Studio, generation_order_gif, save_png,
+                         validate_prompt)
 from studio_core.store import (OpenedSession, SessionStore, StoreError, owner_hash, read_session_file,
                                write_session_file)
-from studio_core.studio import Studio
-from studio_core.text_encoder import validate_prompt
 
 from .config import AppConfig
 from .exports import ExportFolder

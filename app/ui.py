@@ -18,8 +18,8 @@ from dataclasses import dataclass, fields
 
 import gradio as gr
 
+from studio_core import Studio
 from studio_core.store import SessionStore
-from studio_core.studio import Studio
 
 from .config import AppConfig
 from .endpoints import MAX_SEED, StudioEndpoints

@@ -19,10 +19,8 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from studio_core.export import png_metadata
-from studio_core.render import render_frame, token_views
+from studio_core import Studio, png_metadata, render_frame, token_views
 from studio_core.store import BranchInfo, SessionSummary
-from studio_core.studio import Studio
 
 from .config import AppConfig
 from .selection import count_line

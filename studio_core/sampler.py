@@ -19,6 +19,7 @@ from typing import Iterator, Protocol
 import numpy as np
 import torch
 
+from .errors import StudioError
 from .schedules import revision_budget, stage_plan
 from .state import GenerationState, SamplerSettings, TokenFrame, blank_frame
 
@@ -30,7 +31,7 @@ MASKGIT_CHOICE_TEMPERATURE = 4.5
 AMUSED_CHOICE_TEMPERATURE = 2.0
 
 
-class SettingsError(ValueError):
+class SettingsError(StudioError, ValueError):
     pass
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 
+from .errors import StudioError
+
 PLANS = ("uniform", "cosine", "amused")
 
 
-class PlanError(ValueError):
+class PlanError(StudioError, ValueError):
     pass
 
 

@@ -34,6 +34,7 @@ from sqlalchemy import JSON, Engine, Float, ForeignKey, Integer, String, create_
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from .errors import StudioError
 from .state import GenerationState, SamplerSettings, TokenFrame
 
 SCHEMA_VERSION = 1  # PRAGMA user_version of a database this module made
@@ -47,7 +48,7 @@ MAX_TOKEN_LENGTH = 256
 # Errors
 
 
-class StoreError(RuntimeError):
+class StoreError(StudioError, RuntimeError):
     """Something about the session database a person has to know about."""
 
 
