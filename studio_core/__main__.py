@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--steps", type=int, default=None)
     m.add_argument("--batch-size", type=int, default=None)
     m.add_argument("--lr", type=float, default=None)
+    m.add_argument("--warmup", type=int, default=None, help="warm-up steps of the learning rate (default 100)")
     m.add_argument("--order", default=None,
                    help="qerror-low-first (default), qerror-high-first, random or raster")
     m.add_argument("--architecture", default=None,
@@ -176,7 +177,7 @@ def command_train_transformer(args: argparse.Namespace) -> None:
         import torch
 
         torch.set_num_threads(args.threads)
-    overrides = {k: getattr(args, k) for k in ("steps", "batch_size", "lr", "order", "architecture",
+    overrides = {k: getattr(args, k) for k in ("steps", "batch_size", "lr", "warmup", "order", "architecture",
                                                "width", "depth", "heads", "seed", "late_share",
                                                "late_fraction", "loss_mean", "init_from")}
     overrides["paired"] = args.twins or None
