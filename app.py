@@ -31,7 +31,7 @@ DATA = HERE / "data"
 class ServerSettings:
     host: str
     port: int
-    checkpoint: Path | None
+    checkpoint: str | None
     db: Path
     exports: Path
     max_exports: int
@@ -44,8 +44,10 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                         help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
-    parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="studio checkpoint directory (default: the bundled checkpoints/shapes-v1)")
+    parser.add_argument("--checkpoint", default=None,
+                        help="a studio checkpoint directory (default: the bundled checkpoints/shapes-v1), an "
+                             "aMUSEd pipeline folder (model_index.json) or a hub id such as amused/amused-256 "
+                             "(fetched only with HF_HUB_OFFLINE=0)")
     parser.add_argument("--db", type=Path, default=DATA / "studio.db", help="session database (SQLite)")
     parser.add_argument("--exports", type=Path, default=DATA / "exports",
                         help="folder for exported GIF/PNG/JSON files (the only place exports go)")
@@ -85,9 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GRADIO_TEMP_DIR", str(settings.exports.parent / "gradio-tmp"))
 
     from app import AppConfig, build_app, launch_options
-    from studio_core.checkpoints import CheckpointError
+    from studio_core import CheckpointError, Studio
     from studio_core.store import SessionStore
-    from studio_core.studio import Studio
 
     try:
         studio = Studio.load(settings.checkpoint, cpu=settings.cpu, precision=settings.precision)

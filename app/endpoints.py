@@ -20,14 +20,10 @@ from typing import Callable, Iterator
 import gradio as gr
 import numpy as np
 
-from studio_core.export import generation_order_gif, save_png
-from studio_core.hooks import MaskError
-from studio_core.sampler import SettingsError
-from studio_core.state import GenerationState, TokenFrame
+from studio_core import (GenerationState, MaskError, SettingsError, Studio, TokenFrame, generation_order_gif,
+                         save_png, validate_prompt)
 from studio_core.store import (OpenedSession, SessionStore, StoreError, owner_hash, read_session_file,
                                write_session_file)
-from studio_core.studio import Studio
-from studio_core.text_encoder import validate_prompt
 
 from .config import AppConfig
 from .exports import ExportFolder
@@ -139,17 +135,9 @@ class StudioEndpoints:
         return Workspace(opened.session_id, opened.branch_id, opened.state, opened.branches)
 
     def check_fits_model(self, state: GenerationState) -> None:
-        """A session made by another model (another grid, codebook or mask id) cannot be shown or
-        continued by this one: say so instead of failing inside the decoder."""
-        grid, codebook = self.studio.grid_size, self.studio.models.tokenizer.codebook_size
-        frame = state.frames[-1]
-        if frame.ids.shape != (grid, grid) or state.mask_id != self.studio.mask_id:
-            raise ValueError(f"this session was made by another model ({frame.ids.shape[0]}x{frame.ids.shape[1]} "
-                             f"tokens, mask id {state.mask_id}); the app runs a {grid}x{grid} model")
-        for f in state.frames:
-            placed = f.ids[f.known]
-            if f.ids.shape != (grid, grid) or (placed.size and (placed.min() < 0 or placed.max() >= codebook)):
-                raise ValueError(f"this session holds tokens outside the model's codebook of {codebook} codes")
+        """A session made by another model cannot be shown or continued by this one: the core says
+        so, naming both, instead of failing inside the decoder."""
+        self.studio.check_fits(state)
 
     def save(self, tab: TabState, owner: str, state: GenerationState) -> TabState:
         """Write the frames `state` added to the tab's branch, then move the tab on to it."""
@@ -159,8 +147,8 @@ class StudioEndpoints:
             self.store.append_frames(work.session_id, work.branch_id, owner, new, at=len(work.state.frames))
         return replace(tab, work=work.advanced(state))
 
-    def show(self, tab: TabState, note: str | None = None) -> tuple:
-        return self.render.page(tab, note).values()
+    def show(self, tab: TabState, note: str | None = None, streaming: bool = False) -> tuple:
+        return self.render.page(tab, note, streaming).values()
 
     def edited(self, tab: TabState, owner: str, edit: Callable[[GenerationState], GenerationState]) -> tuple:
         """A one-shot edit of the latest frame: sync, apply, save, show."""
@@ -188,7 +176,7 @@ class StudioEndpoints:
                 done = state.current.done
                 unshown = not (done or shown_at is None or time.monotonic() - shown_at >= interval)
                 if not unshown:
-                    yield self.render.page(tab, streaming=not done).values()
+                    yield self.show(tab, streaming=not done)
                     shown_at = time.monotonic()
             if unshown:  # the run ended on a frame that was saved but not shown yet
                 yield self.show(tab)

@@ -18,9 +18,8 @@ from dataclasses import dataclass, fields
 
 import gradio as gr
 
-from studio_core.sampler import STRATEGIES
+from studio_core import Studio
 from studio_core.store import SessionStore
-from studio_core.studio import Studio
 
 from .config import AppConfig
 from .endpoints import MAX_SEED, StudioEndpoints
@@ -165,12 +164,23 @@ def build_app(studio: Studio, store: SessionStore, config: AppConfig) -> gr.Bloc
     return demo
 
 
+STRATEGY_HELP = {"qerror": "lowest predicted quantization error first",
+                 "qerror-high": "highest predicted error first", "importance": "learned, re-scored every stage",
+                 "confidence": "the model's confidence (MaskGIT; aMUSEd's own order)", "random": "random order",
+                 "raster": "reading order"}
+
+
+def strategy_help(strategies: tuple[str, ...]) -> str:
+    """The strategies this model offers, each in a few words (a model without the paper's heads,
+    such as aMUSEd, offers fewer)."""
+    return "; ".join(f"{name}: {STRATEGY_HELP.get(name, name)}" for name in strategies)
+
+
 def layout(studio: Studio, config: AppConfig) -> PageLayout:
     """The page's components, placed (inside an open gr.Blocks)."""
     defaults = studio.default_settings
     tokens = studio.grid_size ** 2
-    canvas = studio.models.tokenizer.image_size * max(1, round(config.picture_size
-                                                               / studio.models.tokenizer.image_size))
+    canvas = studio.image_size * max(1, round(config.picture_size / studio.image_size))
     c: dict = {"tab": gr.State(TabState()),
                "owner": gr.BrowserState(None, storage_key=OWNER_STORAGE_KEY, secret=OWNER_STORAGE_SECRET)}
     gr.Markdown(INTRO, elem_id="title")
@@ -197,9 +207,8 @@ def layout(studio: Studio, config: AppConfig) -> PageLayout:
                     c["temperature"] = gr.Slider(0.1, 3, value=defaults.temperature, step=0.05,
                                                  label="Temperature")
                     c["strategy"] = gr.Dropdown(
-                        list(STRATEGIES), value=defaults.strategy, label="Scoring strategy",
-                        info="qerror: lowest predicted quantization error first; importance: learned, "
-                             "re-scored every stage; confidence: MaskGIT")
+                        list(studio.strategies), value=defaults.strategy, label="Scoring strategy",
+                        info=strategy_help(studio.strategies))
                     c["revision"] = gr.Slider(0, 2, value=defaults.revision, step=0.05, label="Revision strength",
                                               info="share of a stage's tokens that may be revised (0 = never)")
                 gr.Examples([[p] for p in config.examples], inputs=[c["prompt"]], label="Example prompts")

@@ -19,10 +19,8 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from studio_core.export import png_metadata
-from studio_core.render import render_frame, token_views
+from studio_core import Studio, png_metadata, render_frame, token_views
 from studio_core.store import BranchInfo, SessionSummary
-from studio_core.studio import Studio
 
 from .config import AppConfig
 from .selection import count_line
@@ -116,7 +114,7 @@ def session_rows(summaries: list[SessionSummary]) -> list[dict]:
 class PageRenderer:
     def __init__(self, studio: Studio, config: AppConfig):
         self.studio, self.config = studio, config
-        self.image_size = studio.models.tokenizer.image_size
+        self.image_size = studio.image_size
         self.picture_scale = self.scale_for(config.picture_size)
         grid = studio.grid_size
         self.view_size = grid * max(1, config.view_size // grid)  # whole pixels per cell
@@ -133,12 +131,14 @@ class PageRenderer:
     def page(self, tab: TabState, note: str | None = None, streaming: bool = False) -> PageView:
         """The page for the frame on screen. `streaming`: a stage on its way, sent cheaply: the
         picture at the model's own size (the browser scales it up, pixelated, so it looks the
-        same), no token views (they follow with the finished picture)."""
+        same), painted in its codes' mean colours where a full decode costs more than a stage
+        (aMUSEd at 256 px), no token views (they follow with the finished picture)."""
         work = tab.work
         if work is None:
             return self.empty(tab)
         frame = work.frame
-        image = self.studio.decode(frame)
+        preview = streaming and self.studio.streams_previews
+        image = self.studio.preview_image(frame) if preview else self.studio.decode(frame)
         overlays = tab.show_marks or tab.show_grid  # lines need the full size to stay one pixel thin
         scale = 1 if streaming and not overlays else self.picture_scale
         picture = render_frame(image, frame, scale=scale, marks=tab.show_marks, grid=tab.show_grid)
@@ -188,7 +188,7 @@ class ThumbnailCache:
 
     def __init__(self, studio: Studio, size: int, capacity: int):
         self.studio, self.capacity = studio, capacity
-        self.scale = max(1, -(-size // studio.models.tokenizer.image_size))
+        self.scale = max(1, -(-size // studio.image_size))
         self._lock = threading.Lock()
         self._items: OrderedDict[tuple[str, float], Image.Image] = OrderedDict()
 

@@ -34,6 +34,7 @@ from sqlalchemy import JSON, Engine, Float, ForeignKey, Integer, String, create_
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from .errors import StudioError
 from .state import GenerationState, SamplerSettings, TokenFrame
 
 SCHEMA_VERSION = 1  # PRAGMA user_version of a database this module made
@@ -47,7 +48,7 @@ MAX_TOKEN_LENGTH = 256
 # Errors
 
 
-class StoreError(RuntimeError):
+class StoreError(StudioError, RuntimeError):
     """Something about the session database a person has to know about."""
 
 
@@ -104,6 +105,8 @@ class SessionRow(Base):
     created: Mapped[float] = mapped_column(Float)  # unix seconds
     updated: Mapped[float] = mapped_column(Float, index=True)
     current_branch_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The name of the model that made it; NULL in databases written before models had names.
+    model: Mapped[str | None] = mapped_column(String, nullable=True)
 
 
 class BranchRow(Base):
@@ -227,6 +230,14 @@ def _parse_export(payload: object) -> SessionExport:
                          current=current, branches=tuple(branches))
 
 
+def add_missing_model_column(conn) -> None:
+    """Databases written before sessions named their model lack the column: add it (NULL for the
+    old sessions, which are then checked by their grid alone). Older code ignores the column."""
+    columns = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(sessions)")}
+    if "model" not in columns:
+        conn.exec_driver_sql("ALTER TABLE sessions ADD COLUMN model VARCHAR")
+
+
 def owner_hash(token: object) -> str:
     """The stored form of a browser token. A token is a secret random string; it is never stored."""
     if not isinstance(token, str) or not MIN_TOKEN_LENGTH <= len(token) <= MAX_TOKEN_LENGTH:
@@ -340,6 +351,7 @@ class SessionStore:
                 if version == 0:
                     Base.metadata.create_all(conn)
                     conn.exec_driver_sql(f"PRAGMA user_version={SCHEMA_VERSION}")
+                add_missing_model_column(conn)
             self._schema_ready = True
 
     @contextmanager
@@ -402,7 +414,7 @@ class SessionStore:
 
     def _state(self, db: Session, branch: BranchRow) -> GenerationState:
         return GenerationState(settings=SamplerSettings(**branch.settings), plan=tuple(branch.plan),
-                               mask_id=branch.mask_id,
+                               mask_id=branch.mask_id, model=db.get(SessionRow, branch.session_id).model or "",
                                frames=tuple(TokenFrame.from_dict(d) for d in self._frames(db, branch)))
 
     def _branch_infos(self, db: Session, session_id: str) -> tuple[BranchInfo, ...]:
@@ -433,7 +445,7 @@ class SessionStore:
         now = time.time()
         with self._write("saving the new session") as db:
             session = SessionRow(id=uuid.uuid4().hex, owner_hash=key, prompt=state.frames[0].prompt,
-                                 created=now, updated=now)
+                                 created=now, updated=now, model=state.model or None)
             db.add(session)
             db.flush()  # the session row exists before the branch that references it
             branch = self._add_branch(db, session.id, state.settings.to_dict(), list(state.plan), state.mask_id, now)
@@ -538,7 +550,7 @@ class SessionStore:
         now = time.time()
         with self._write("importing the session") as db:
             session = SessionRow(id=uuid.uuid4().hex, owner_hash=key, prompt=export.prompt,
-                                 created=now, updated=now)
+                                 created=now, updated=now, model=export.branches[0].state.model or None)
             db.add(session)
             db.flush()
             ids: list[int] = []

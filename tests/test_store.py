@@ -53,7 +53,8 @@ def assert_same_state(loaded: GenerationState, original: GenerationState) -> Non
 def test_a_saved_state_loads_back_identical(tmp_path, edited_state):
     store = SessionStore(tmp_path / "studio.db")
     ref = store.create_session(ALICE, GenerationState(edited_state.settings, edited_state.plan,
-                                                      edited_state.mask_id, edited_state.frames[:1]))
+                                                      edited_state.mask_id, edited_state.frames[:1],
+                                                      model=edited_state.model))
     # Frames arrive one by one, as the app writes them while generating.
     for index, frame in enumerate(edited_state.frames[1:], start=1):
         assert store.append_frames(ref.session_id, ref.branch_id, ALICE, [frame], at=index) == index + 1
@@ -312,7 +313,8 @@ def test_concurrent_writers_leave_every_session_complete(tmp_path, edited_state)
         try:
             for _ in range(2):
                 ref = store.create_session(owner, GenerationState(edited_state.settings, edited_state.plan,
-                                                                  edited_state.mask_id, frames[:1]))
+                                                                  edited_state.mask_id, frames[:1],
+                                                                  model=edited_state.model))
                 for index in range(1, len(frames)):
                     store.append_frames(ref.session_id, ref.branch_id, owner, [frames[index]], at=index)
                 with lock:
@@ -357,3 +359,18 @@ def test_two_writers_racing_for_the_same_frame_one_wins(tmp_path, edited_state):
         t.join()
     assert sorted(outcomes) == ["conflict", "saved"]
     assert first.branch_length(ref.session_id, ref.branch_id, ALICE) == 3
+
+
+def test_a_session_records_its_model_and_an_old_database_gains_the_column(tmp_path, edited_state):
+    import sqlite3
+
+    store = SessionStore(tmp_path / "studio.db")
+    ref = store.create_session(ALICE, edited_state)
+    assert store.load(ref.session_id, ALICE).state.model == edited_state.model == "studio"
+    store.close()
+    # A database written before sessions named their model: the column is added, old rows read "".
+    with sqlite3.connect(tmp_path / "studio.db") as conn:
+        conn.execute("ALTER TABLE sessions DROP COLUMN model")
+    store = SessionStore(tmp_path / "studio.db")
+    assert store.load(ref.session_id, ALICE).state.model == ""
+    store.close()
