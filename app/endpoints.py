@@ -338,6 +338,10 @@ class StudioEndpoints:
     # -- the selection (no database, no model) --------------------------------------------------
     def count_selected(self, selection):
         """"N cells selected", after every stroke (private to the page)."""
+        if not (isinstance(selection, dict) and selection.get("layers")):
+            # The canvas loading a new background (no layer yet): the count the refresh set stands;
+            # an order of events where this came last would otherwise reset a tool's count.
+            return gr.skip()
         try:
             return count_line(self.selected_cells(selection))
         except ValueError:

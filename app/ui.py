@@ -227,7 +227,9 @@ def layout(studio: Studio, config: AppConfig) -> PageLayout:
                         elem_id="selection", canvas_size=(canvas, canvas), fixed_canvas=True,
                         brush=gr.Brush(colors=["rgba({}, {}, {}, {:.2f})".format(*BRUSH_RGBA[:3], BRUSH_RGBA[3] / 255)],
                                        color_mode="fixed", default_size=max(4, canvas // 40)),
-                        buttons=[], interactive=True, height=min(canvas, 420) + 70)
+                        buttons=[], interactive=True,
+                        # as tall as the canvas shows on this screen: its width on a phone
+                        height=f"min({min(canvas, 420) + 70}px, calc(100vw - 10px))")
                     with gr.Row():
                         c["select_all_btn"] = gr.Button("All", size="sm", min_width=60)
                         c["select_invert_btn"] = gr.Button("Invert", size="sm", min_width=60)
@@ -272,7 +274,8 @@ def layout(studio: Studio, config: AppConfig) -> PageLayout:
                 c["png_btn"] = gr.Button("Export PNG", size="sm")
                 c["json_btn"] = gr.Button("Export session JSON", size="sm")
                 c["import_btn"] = gr.UploadButton("Import session JSON", file_types=[".json"], size="sm")
-            c["download"] = gr.File(label="Exported file", interactive=False, elem_id="download", height=90)
+            # Shown once there is a file (an empty file box is a large blank area).
+            c["download"] = gr.File(label="Exported file", interactive=False, elem_id="download", visible=False)
             with gr.Accordion("Frame data (JSON)", open=False):
                 c["frame_data"] = gr.JSON(label="Frame on screen")
 
@@ -364,9 +367,11 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
     gr.on([ui.show_grid.change, ui.show_marks.change], endpoints.set_display, [ui.show_grid, ui.show_marks, tab],
           page, api_name="set_display", **light)
 
-    ui.gif_btn.click(endpoints.export_gif, [tab], ui.download, api_name="export_gif", **light)
-    ui.png_btn.click(endpoints.export_png, [tab], ui.download, api_name="export_png", **light)
-    ui.json_btn.click(endpoints.export_json, [owner, tab], ui.download, api_name="export_json", **light)
+    for button, fn, inputs, name in ((ui.gif_btn, endpoints.export_gif, [tab], "export_gif"),
+                                     (ui.png_btn, endpoints.export_png, [tab], "export_png"),
+                                     (ui.json_btn, endpoints.export_json, [owner, tab], "export_json")):
+        button.click(fn, inputs, ui.download, api_name=name, **light).success(
+            lambda: gr.File(visible=True), None, ui.download, **instant)
     importing = ui.import_btn.upload(endpoints.import_json, [ui.import_btn, owner, tab], page,
                                      api_name="import_json", **light)
 
