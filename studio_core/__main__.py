@@ -61,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--codebook-size", type=int, default=512)
     t.add_argument("--data-folder", default=None, help="a folder with metadata.jsonl instead of the shapes")
+    t.add_argument("--dataset", choices=("shapes", "emoji"), default="shapes",
+                   help="the built-in picture set (emoji needs fonts-noto-color-emoji)")
+    t.add_argument("--channels", type=int, nargs="+", default=None,
+                   help="channels per resolution (default 32 32 64; multiples of 32)")
+    t.add_argument("--embed-dim", type=int, default=None, help="code dimension (default 8)")
+    t.add_argument("--save-every", type=int, default=None, help="steps between checkpoints (default 250)")
+    t.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     t.add_argument("--seed", type=int, default=0)
 
     m = commands.add_parser("train-transformer", help="train the progressive transformer")
@@ -140,9 +147,12 @@ def command_generate(args: argparse.Namespace) -> None:
 def command_train_tokenizer(args: argparse.Namespace) -> None:
     from .train.tokenizer import TokenizerTrainConfig, train_tokenizer
 
+    optional = {"channels": tuple(args.channels) if args.channels else None, "embed_dim": args.embed_dim,
+                "save_every": args.save_every}
     report = train_tokenizer(TokenizerTrainConfig(
         out=args.out, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-        codebook_size=args.codebook_size, data_folder=args.data_folder, seed=args.seed))
+        codebook_size=args.codebook_size, data_folder=args.data_folder, seed=args.seed,
+        dataset=args.dataset, threads=args.threads, **{k: v for k, v in optional.items() if v is not None}))
     print(f"tokenizer: PSNR {report['psnr_db']:.2f} dB on {report['images']} held-out pictures, "
           f"codebook usage {100 * report['codebook_usage']:.1f} %, {report['train_seconds']:.0f} s")
 
