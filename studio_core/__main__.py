@@ -206,8 +206,8 @@ def command_evaluate(args: argparse.Namespace) -> None:
         from .eval.emoji_following import evaluate_emoji_checkpoint
 
         evaluate_emoji_checkpoint(args.checkpoint, entry["checker"], sampling_overrides(args), bare=args.bare,
-                                  single=args.single, pairs=args.pairs, seed=args.seed, json_path=args.json,
-                                  cpu=args.cpu, precision=args.precision)
+                                  single=args.single, pairs=args.pairs, phrasings=args.bare // 2,
+                                  seed=args.seed, json_path=args.json, cpu=args.cpu, precision=args.precision)
         return
     evaluate_checkpoint(args.checkpoint, sampling_overrides(args), single=args.single, pairs=args.pairs,
                         seed=args.seed, json_path=args.json, cpu=args.cpu, precision=args.precision)

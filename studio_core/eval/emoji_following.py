@@ -125,14 +125,14 @@ def markdown_emoji_report(report: dict) -> str:
 
 
 def evaluate_emoji_checkpoint(checkpoint, checker_dir: str | Path, overrides: dict, bare: int, single: int,
-                              pairs: int, seed: int, json_path: str | None, cpu: bool = False,
+                              pairs: int, phrasings: int, seed: int, json_path: str | None, cpu: bool = False,
                               precision: str | None = None) -> dict:
     from ..studio import Studio
 
     checker = EmojiClassifier.from_pretrained(checker_dir)
     studio = Studio.load(checkpoint, cpu=cpu, precision=precision)
     settings = studio.settings(**overrides)
-    report = {**evaluate_emoji_studio(studio, settings, checker, bare, single, pairs, seed=seed),
+    report = {**evaluate_emoji_studio(studio, settings, checker, bare, single, pairs, phrasings, seed),
               "precision": studio.precision, "checker": str(checker_dir)}
     print(markdown_emoji_report(report))
     print(f"\n{report['seconds']} s, transformer in {studio.precision}; settings: "
