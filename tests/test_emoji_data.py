@@ -14,8 +14,9 @@ import pytest
 from studio_core.data.emoji import (
     BACKGROUND_COLOURS, BARE, CELL, HELDOUT_TEMPLATES, POSITIONS, SIZES, TRAIN_TEMPLATES, EmojiDataset,
     EmojiObject, EmojiScene, article, emoji_scene_prompt, font_available, is_heldout, parse_unicode_set,
-    vocabulary,
+    scene_words, vocabulary,
 )
+from studio_core.data.phrasing import can_say, normalise
 
 pytestmark = pytest.mark.skipif(
     not font_available(),
@@ -67,7 +68,7 @@ def test_a_bare_name_is_the_emoji_alone_large_on_white():
         centre = (ink.max(0) + ink.min(0)) / 2
         assert np.abs(centre - 31.5).max() <= 6
         entry = by_name[e.scene.objects[0].name]
-        assert entry.name in e.caption or any(a in e.caption for a in entry.aliases), e.caption
+        assert any(w in e.caption.lower() for w in (entry.name, *entry.aliases)), e.caption
 
 
 def test_placed_emoji_stay_in_their_cells_on_the_named_background():
@@ -85,17 +86,17 @@ def test_placed_emoji_stay_in_their_cells_on_the_named_background():
 
 def test_placed_captions_name_every_emoji_its_size_place_and_the_background():
     by_name = {x.name: x for x in vocabulary()}
-    position_words = {"top left": "top left", "top right": "top right", "bottom left": "bottom left",
-                      "bottom right": "bottom right", "left": "left", "right": "right",
-                      "top": "top", "bottom": "bottom", "center": "(center|centre|middle)"}
     for e in EmojiDataset(seed=7, num_objects=2).take(100):
-        text = e.caption
-        assert e.scene.background in text
+        words = scene_words(e.scene, by_name)
+        # exact membership in the training language of exactly this scene: every emoji by one of
+        # its names, with its size and place (and the background when said)
+        assert can_say(words, e.caption, "train"), e.caption
+        text = normalise(e.caption)
         for obj in e.scene.objects:
             entry = by_name[obj.name]
-            words = [entry.name, *entry.aliases]
-            assert any(f"{obj.size} {w}" in text for w in words), (text, obj)
-            assert re.search(position_words[obj.position], text), (text, obj)
+            assert any(w in text for w in (entry.name, *entry.aliases)), (e.caption, obj)
+    swapped = EmojiScene((EmojiObject("dog", "large", "top left"),), "pink")
+    assert not can_say(scene_words(swapped, by_name), "a large dog in the bottom right on a pink background")
 
 
 def test_heldout_combinations_never_appear_in_training_scenes():
@@ -110,18 +111,27 @@ def test_heldout_combinations_never_appear_in_training_scenes():
     assert not is_heldout(EmojiObject("dog", BARE, "center"), "white")
 
 
+def template_fillings(entry, templates) -> set[str]:
+    """Every caption the given bare-name templates can make for one emoji."""
+    keywords = entry.keywords or (entry.group.split("-")[-1],)
+    return {t.format(a=article(n), n=n, k=k) for t in templates for n in (entry.name, *entry.aliases)
+            for k in keywords}
+
+
 def test_heldout_phrasings_are_never_training_captions():
-    entries = vocabulary()
-    heldout_prefixes = {t.split("{")[0] for t in HELDOUT_TEMPLATES if not t.startswith("{")}
-    heldout_suffixes = {t.split("}")[-1] for t in HELDOUT_TEMPLATES if t.startswith("{")}
-    train = EmojiDataset(seed=9, num_objects=0).take(600)
-    for e in train:
-        assert not any(e.caption.startswith(p) for p in heldout_prefixes), e.caption
-        assert not any(e.caption.endswith(s) for s in heldout_suffixes), e.caption
-    heldout = EmojiDataset(seed=9, num_objects=0, templates="heldout").take(100)
-    train_captions = {e.caption for e in train}
-    assert not train_captions & {e.caption for e in heldout}
-    assert set(TRAIN_TEMPLATES).isdisjoint(HELDOUT_TEMPLATES) and len(entries) > 0
+    by_name = {x.name: x for x in vocabulary()}
+    heldout = EmojiDataset(seed=9, split="heldout", templates="heldout").take(300)
+    assert {0, 1, 2} == {0 if e.scene.is_bare else len(e.scene.objects) for e in heldout}
+    for e in heldout:
+        assert not can_say(scene_words(e.scene, by_name), e.caption, "train"), e.caption
+        if e.scene.is_bare:
+            assert e.caption not in template_fillings(by_name[e.scene.objects[0].name], TRAIN_TEMPLATES)
+    for e in EmojiDataset(seed=9, num_objects=0).take(300):  # training bare names: one or the other
+        entry = by_name[e.scene.objects[0].name]
+        assert (e.caption in template_fillings(entry, TRAIN_TEMPLATES)
+                or can_say(scene_words(e.scene, by_name), e.caption, "train")), e.caption
+        assert e.caption not in template_fillings(entry, HELDOUT_TEMPLATES)
+    assert set(TRAIN_TEMPLATES).isdisjoint(HELDOUT_TEMPLATES)
 
 
 def test_evaluation_prompts_are_plain_names_and_full_descriptions():
@@ -129,4 +139,5 @@ def test_evaluation_prompts_are_plain_names_and_full_descriptions():
     scene = EmojiScene((EmojiObject("dog", "large", "top left"), EmojiObject("sun", "small", "right")), "pink")
     prompt = emoji_scene_prompt(scene)
     assert "large dog" in prompt and "small sun" in prompt and "pink" in prompt and "top left" in prompt
+    assert can_say(scene_words(scene, {x.name: x for x in vocabulary()}), prompt, "train")
     assert article("apple") == "an" and article("dog") == "a"

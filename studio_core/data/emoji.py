@@ -203,8 +203,8 @@ def build_vocabulary(groups: tuple[str, ...] = VOCABULARY_GROUPS, root: Path = C
         name_words = set(name.split())
         entries.append(EmojiEntry(
             char=char, name=name, group=group,
-            aliases=tuple(a for a in (clean_words(x) for x in aliases.get(char, [])) if a != name
-                          and a not in seen)[:3],
+            aliases=tuple(a for a in (clean_words(x) for x in aliases.get(char, []))
+                          if a != name and a not in seen and re.fullmatch(r"[a-z][a-z '-]*", a))[:3],
             keywords=tuple(k for k in (clean_words(x) for x in keywords.get(char, []))
                            if k != name and k not in name_words)[:4],
         ))
@@ -320,7 +320,8 @@ def is_heldout(obj: EmojiObject, background: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# Captions. Kept in one place so that a shared phrasing module can replace them.
+# Captions. Placed scenes are said by the shared phrasing module; the templates below are the
+# emoji's own ways to ask for one thing, and the canonical phrasing of evaluation prompts.
 
 _POSITION_PHRASES = {
     "top left": ["in the top left", "at the top left", "in the top left corner"],
@@ -340,7 +341,7 @@ TRAIN_TEMPLATES = (
     "{n}", "{n}", "{a} {n}", "{a} {n}", "{a} {n} emoji", "an emoji of {a} {n}", "{n} emoji",
     "{k}: {n}", "{a} {n}, {k}",
 )
-HELDOUT_TEMPLATES = ("a picture of {a} {n}", "{n} icon", "draw {a} {n}")
+HELDOUT_TEMPLATES = ("a picture of {a} {n}", "{n} icon", "an image showing {a} {n}")
 
 
 def article(words: str) -> str:
@@ -375,11 +376,32 @@ def placed_caption(scene: EmojiScene, by_name: dict[str, EmojiEntry], rng: np.ra
     return text + " " + str(rng.choice(_BACKGROUND_PHRASES)).format(scene.background)
 
 
-def caption_emoji_scene(scene: EmojiScene, by_name: dict[str, EmojiEntry], rng: np.random.Generator,
-                        templates=TRAIN_TEMPLATES) -> str:
+def scene_words(scene: EmojiScene, by_name: dict[str, EmojiEntry]):
+    """The scene for the shared phrasing module: each emoji's names (CLDR name first, then its
+    aliases), size and place, and the background; a bare name has no size, place or background."""
+    from .phrasing import SceneWords, ThingWords
+
+    def nouns(entry: EmojiEntry) -> tuple[str, ...]:
+        return (entry.name, *entry.aliases)
+
     if scene.is_bare:
+        return SceneWords((ThingWords(nouns(by_name[scene.objects[0].name])),))
+    return SceneWords(tuple(ThingWords(nouns(by_name[o.name]), size=o.size, position=o.position)
+                            for o in scene.objects), background=scene.background)
+
+
+def caption_emoji_scene(scene: EmojiScene, by_name: dict[str, EmojiEntry], rng: np.random.Generator,
+                        split: Split = "train") -> str:
+    """Placed emoji: the shared free phrasing (`phrasing.py`: synonyms, word orders, a leading verb,
+    capitals, "please"); bare names: half the time this module's emoji templates ("an emoji of a
+    dog", "dog, animal"), half the time the free phrasing ("draw a dog please"). `split="heldout"`
+    uses only phrasings training never produces."""
+    from .phrasing import caption
+
+    if scene.is_bare and rng.random() < 0.5:
+        templates = TRAIN_TEMPLATES if split == "train" else HELDOUT_TEMPLATES
         return bare_caption(by_name[scene.objects[0].name], rng, templates)
-    return placed_caption(scene, by_name, rng)
+    return caption(scene_words(scene, by_name), rng, split)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -407,7 +429,7 @@ def sample_emoji_scene(rng: np.random.Generator, names: list[str], split: Split,
 class EmojiDataset:
     """Example i of (seed, split) is always the same picture and caption; the set is unlimited.
     `num_objects`: 0 for bare names only, 1 or 2 for placed emoji only, None for the mix.
-    `templates`: "train" or "heldout" caption templates for bare names."""
+    `templates`: "train" phrasings, or "heldout" ones that training never produces."""
 
     seed: int = 0
     split: Split = "train"
@@ -431,8 +453,7 @@ class EmojiDataset:
         offsets = [tuple(int(v) for v in rng.integers(-JITTER, JITTER + 1, 2)) for _ in scene.objects]
         if scene.is_bare:
             offsets = None
-        templates = TRAIN_TEMPLATES if self.templates == "train" else HELDOUT_TEMPLATES
-        caption = caption_emoji_scene(scene, self.by_name, rng, templates)
+        caption = caption_emoji_scene(scene, self.by_name, rng, self.templates)
         return EmojiExample(self.render(scene, offsets), caption, scene)
 
     def render(self, scene: EmojiScene, offsets: list[tuple[int, int]] | None = None) -> np.ndarray:
