@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--embed-dim", type=int, default=None, help="code dimension (default 8)")
     t.add_argument("--save-every", type=int, default=None, help="steps between checkpoints (default 250)")
     t.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    t.add_argument("--crop", type=int, default=None,
+                   help="train on random crops of this many pixels (the last 10 %% of steps on whole pictures)")
     t.add_argument("--seed", type=int, default=0)
 
     m = commands.add_parser("train-transformer", help="train the progressive transformer")
@@ -171,7 +173,7 @@ def command_train_tokenizer(args: argparse.Namespace) -> None:
     from .train.tokenizer import TokenizerTrainConfig, train_tokenizer
 
     optional = {"channels": tuple(args.channels) if args.channels else None, "embed_dim": args.embed_dim,
-                "save_every": args.save_every}
+                "save_every": args.save_every, "crop": args.crop}
     report = train_tokenizer(TokenizerTrainConfig(
         out=args.out, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         codebook_size=args.codebook_size, data_folder=args.data_folder, seed=args.seed,
