@@ -103,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--twins", action="store_true",
                    help="every odd shapes example swaps two objects' attributes of the one before; "
                         "batches draw such pairs together")
+    m.add_argument("--save-every", type=int, default=None,
+                   help="steps between resumable saves of the work folder (default 200)")
     m.add_argument("--init-from", default=None, metavar="DIR",
                    help="start from this transformer's weights (e.g. checkpoints/shapes-v1/transformer)")
     m.add_argument("--threads", type=int, default=None,
@@ -191,7 +193,7 @@ def command_train_transformer(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
     overrides = {k: getattr(args, k) for k in ("steps", "batch_size", "lr", "order", "architecture",
                                                "width", "depth", "heads", "seed", "late_share",
-                                               "late_fraction", "loss_mean", "init_from")}
+                                               "late_fraction", "loss_mean", "init_from", "save_every")}
     overrides["paired"] = args.twins or None
     out = train_studio_model(tokenizer_dir=args.tokenizer, out=args.out, work=args.work,
                              examples=args.examples, data_folder=args.data_folder,
