@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,8 +92,25 @@ def load_studios(settings: ServerSettings):
     return studios
 
 
+def port_in_use(host: str, port: int) -> str | None:
+    """Why the server could not listen on host:port, as one line naming --port; None if it can.
+    Checked before the model loads, so a busy port costs a second, not a traceback from Gradio."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself binds
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            return (f"error: cannot listen on {host}:{port} ({err.strerror or err}): another program uses it; "
+                    f"choose another port with --port N (make studio PORT=N)")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = parse_args(argv)
+    busy = port_in_use(settings.host, settings.port)
+    if busy:
+        print(busy, file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # Gradio keeps temporary copies of the pictures it serves; keep them with the app's other
     # files (and out of the shared /tmp) unless the environment says where.
@@ -113,7 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     except (StudioError, ValueError) as err:  # a model that does not load, two of the same name
         print(f"error: {err}", file=sys.stderr)
         return 2
-    demo.launch(server_name=settings.host, server_port=settings.port, **launch_options(config))
+    try:
+        demo.launch(server_name=settings.host, server_port=settings.port, **launch_options(config))
+    except OSError:  # taken between the check and the launch
+        print(port_in_use(settings.host, settings.port) or f"error: cannot listen on port {settings.port}: "
+              f"choose another with --port N", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import inspect
 import secrets
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
@@ -20,8 +21,8 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from studio_core import (GenerationState, MaskError, SettingsError, Studio, generation_order_gif, save_png,
-                         validate_prompt)
+from studio_core import (GenerationState, MaskError, SettingsError, Studio, TokenFrame, generation_order_gif,
+                         save_png, validate_prompt)
 from studio_core.store import (OpenedSession, SessionStore, StoreError, owner_hash, read_session_file,
                                write_session_file)
 
@@ -200,8 +201,8 @@ class StudioEndpoints:
             self.store.append_frames(work.session_id, work.branch_id, owner, new, at=len(work.state.frames))
         return replace(tab, work=work.advanced(state))
 
-    def show(self, tab: TabState, note: str | None = None, preview: bool = False) -> tuple:
-        return self.renderer_of(tab).page(tab, note, preview).values()
+    def show(self, tab: TabState, note: str | None = None, streaming: bool = False) -> tuple:
+        return self.renderer_of(tab).page(tab, note, streaming).values()
 
     def edited(self, tab: TabState, owner: str, edit: Callable[[GenerationState], GenerationState]) -> tuple:
         """A one-shot edit of the latest frame: sync, apply, save, show."""
@@ -210,18 +211,29 @@ class StudioEndpoints:
 
     def streamed(self, tab: TabState, owner: str, run: Callable[[GenerationState], Iterator[GenerationState]],
                  tab_key: str, synced: bool = False) -> Iterator[tuple]:
-        """An action that runs stages: sync, then save and show every frame as it is made; end
-        early when /stop is called for this tab."""
+        """An action that runs stages: sync, then save every frame as it is made and show it; end
+        early when /stop is called for this tab.
+
+        Every frame is saved; the page is shown at most once per `config.stream_interval_ms`
+        (the first stage at once, the last always): stages that come faster than that are saved,
+        not drawn, sent and downloaded. Stages on their way are sent cheaply (see
+        PageRenderer.page); the finished picture in full."""
         tab = tab if synced else self.synced_tab(tab, owner)
+        interval = self.config.stream_interval_ms / 1000
+        shown_at, unshown = None, False
         with self.stops.running(tab_key) as stop:
             for state in run(tab.work.state):
                 tab = self.save(tab, owner, state)
                 if stop.is_set():
                     yield self.show(tab, STOPPED if state.stages_left else None)
                     return
-                # A stage in the middle of a run is shown in code colours where a full decode would
-                # cost more than the stage (aMUSEd at 256 px); the last one is decoded.
-                yield self.show(tab, preview=self.studio_for(state).streams_previews and state.stages_left > 0)
+                done = state.current.done
+                unshown = not (done or shown_at is None or time.monotonic() - shown_at >= interval)
+                if not unshown:
+                    yield self.show(tab, streaming=not done)
+                    shown_at = time.monotonic()
+            if unshown:  # the run ended on a frame that was saved but not shown yet
+                yield self.show(tab)
 
     # -- reading the inputs ----------------------------------------------------------------------
     def settings(self, stages, guidance, temperature, strategy, revision, studio: Studio | None = None):
@@ -299,8 +311,24 @@ class StudioEndpoints:
             prompt = validate_prompt(prompt, "region prompt")
         if not (region & ~tab.work.state.current.locked).any():
             raise ValueError("nothing to repaint: every selected cell is locked (unlock it first)")
-        yield from self.streamed(tab, owner, lambda state: self.studio_for(state).repaint(state, region, prompt),
-                                 request.session_hash, synced=True)
+        before = tab.work.state.current
+        shown = None
+        for shown in self.streamed(tab, owner, lambda state: self.studio_for(state).repaint(state, region, prompt),
+                                   request.session_hash, synced=True):
+            yield shown
+        if shown is not None:
+            self.warn_if_unchanged(before, shown[0].work.state.current, region & ~before.locked, "Repaint")
+
+    @staticmethod
+    def warn_if_unchanged(before: TokenFrame, after: TokenFrame, region: np.ndarray, action: str) -> None:
+        """Say so when an edit drew the very same tokens again: a selection this thin is filled
+        back from its surroundings (a toast in the page; API clients see the frame data)."""
+        if not region.any() or (after.ids[region] != before.ids[region]).any() or not before.known[region].all():
+            return
+        cells = int(region.sum())
+        gr.Warning(f"{action} drew the same tokens again for the {cells} selected cell{'s' * (cells != 1)}: "
+                   f"a selection this thin is filled back from its surroundings. Select a larger region "
+                   f"(or, for Repaint, give a region prompt).")
 
     @shown_in_page
     def revise(self, selection, owner, tab):
@@ -312,7 +340,9 @@ class StudioEndpoints:
             frame = state.current
             if not (region & frame.known & ~frame.locked).any():
                 raise ValueError("nothing to revise: select cells that are placed and not locked")
-            return self.studio_for(state).force_revise(state, region)
+            after = self.studio_for(state).force_revise(state, region)
+            self.warn_if_unchanged(frame, after.current, region & ~frame.locked, "Force revise")
+            return after
         return self.edited(tab, owner, revised)
 
     @shown_in_page
@@ -367,6 +397,10 @@ class StudioEndpoints:
     # -- the selection (no database, no model) --------------------------------------------------
     def count_selected(self, selection, tab=None):
         """"N cells selected", after every stroke (private to the page)."""
+        if not (isinstance(selection, dict) and selection.get("layers")):
+            # The canvas loading a new background (no layer yet): the count the refresh set stands;
+            # an order of events where this came last would otherwise reset a tool's count.
+            return gr.skip()
         try:
             return count_line(self.selected_cells(selection, tab))
         except ValueError:

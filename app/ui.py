@@ -61,6 +61,7 @@ CSS = """
   #stage { order: 2; }
   #compose-more { order: 3; }
   #picture img { max-height: 70vh; }
+  #title p { display: none; }
 }
 """
 
@@ -105,7 +106,7 @@ class PageLayout:
     show_grid: gr.Checkbox
     show_marks: gr.Checkbox
     timeline: gr.Slider
-    branch_seed: gr.Number
+    branch_seed: gr.Textbox
     branch_prompt: gr.Textbox
     branch_btn: gr.Button
     branches: gr.Dropdown
@@ -190,11 +191,11 @@ def layout(studio: Studio, config: AppConfig, studios: Mapping[str, Studio] | No
                                          visible=len(studios) > 1, elem_id="model",
                                          info="new pictures use it; an opened session keeps the model that made it")
                 with gr.Row():
-                    c["generate_btn"] = gr.Button("Generate", variant="primary", elem_id="generate")
-                    c["stop_btn"] = gr.Button("Stop", variant="stop", elem_id="stop")
-                with gr.Row():
-                    c["step_btn"] = gr.Button("Step one stage", size="sm")
-                    c["continue_btn"] = gr.Button("Continue", size="sm")
+                    c["generate_btn"] = gr.Button("Generate", variant="primary", elem_id="generate", scale=2,
+                                                  min_width=100)
+                    c["stop_btn"] = gr.Button("Stop", variant="stop", elem_id="stop", min_width=60)
+                    c["step_btn"] = gr.Button("Step", min_width=60)
+                    c["continue_btn"] = gr.Button("Continue", min_width=80)
             with gr.Column(elem_id="compose-more"):
                 with gr.Row():
                     c["seed"] = gr.Number(label="Seed", value=0, precision=0, minimum=0, maximum=MAX_SEED, scale=2)
@@ -225,7 +226,9 @@ def layout(studio: Studio, config: AppConfig, studios: Mapping[str, Studio] | No
                         elem_id="selection", canvas_size=(canvas, canvas), fixed_canvas=True,
                         brush=gr.Brush(colors=["rgba({}, {}, {}, {:.2f})".format(*BRUSH_RGBA[:3], BRUSH_RGBA[3] / 255)],
                                        color_mode="fixed", default_size=max(4, canvas // 40)),
-                        buttons=[], interactive=True, height=min(canvas, 420) + 70)
+                        buttons=[], interactive=True,
+                        # as tall as the canvas shows on this screen: its width on a phone
+                        height=f"min({min(canvas, 420) + 70}px, calc(100vw - 10px))")
                     with gr.Row():
                         c["select_all_btn"] = gr.Button("All", size="sm", min_width=60)
                         c["select_invert_btn"] = gr.Button("Invert", size="sm", min_width=60)
@@ -245,8 +248,8 @@ def layout(studio: Studio, config: AppConfig, studios: Mapping[str, Studio] | No
             c["timeline"] = gr.Slider(0, MAX_FRAME_INDEX, value=0, step=1, label="Timeline", interactive=False,
                                       visible=False, elem_id="timeline")
             with gr.Row(equal_height=True):
-                c["branch_seed"] = gr.Number(label="Branch seed", value=None, precision=0, placeholder="random",
-                                             minimum=0, maximum=MAX_SEED, min_width=100)
+                # A text box, not a number box: a number box shows (and sends) 0 when empty.
+                c["branch_seed"] = gr.Textbox(label="Branch seed", value="", placeholder="random", min_width=100)
                 c["branch_prompt"] = gr.Textbox(label="Branch prompt", placeholder="same prompt", lines=1,
                                                 min_width=140)
                 c["branch_btn"] = gr.Button("Branch from this frame", min_width=120)
@@ -270,7 +273,8 @@ def layout(studio: Studio, config: AppConfig, studios: Mapping[str, Studio] | No
                 c["png_btn"] = gr.Button("Export PNG", size="sm")
                 c["json_btn"] = gr.Button("Export session JSON", size="sm")
                 c["import_btn"] = gr.UploadButton("Import session JSON", file_types=[".json"], size="sm")
-            c["download"] = gr.File(label="Exported file", interactive=False, elem_id="download")
+            # Shown once there is a file (an empty file box is a large blank area).
+            c["download"] = gr.File(label="Exported file", interactive=False, elem_id="download", visible=False)
             with gr.Accordion("Frame data (JSON)", open=False):
                 c["frame_data"] = gr.JSON(label="Frame on screen")
 
@@ -322,6 +326,7 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
         started = gr.on(triggers, busy, None, ui.busy_buttons, **instant)
         running = started.then(fn, inputs, page, api_name=api_name, **model)
         running.then(idle, None, ui.busy_buttons, **instant)
+        running.failure(idle, None, ui.busy_buttons, **instant)
         running.then(**refresh_controls)
         return running
 
@@ -354,8 +359,9 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
     unlocking = ui.unlock_btn.click(endpoints.unlock, [ui.selection, owner, tab], page, api_name="unlock", **light)
 
     # The selection: its count after every stroke, and the tools.
-    ui.selection.change(endpoints.count_selected, [ui.selection, tab], [ui.selection_count], api_visibility="private",
-                        trigger_mode="always_last", **light)
+    # (A stroke is an `input`; the canvas's own refreshes reset the count with the controls.)
+    ui.selection.input(endpoints.count_selected, [ui.selection, tab], [ui.selection_count], api_visibility="private",
+                       trigger_mode="always_last", **light)
     for button, tool in ((ui.select_all_btn, "all"), (ui.select_invert_btn, "invert"),
                          (ui.select_box_btn, "box"), (ui.select_clear_btn, "clear")):
         button.click(endpoints.select_cells, [gr.State(tool), ui.selection, tab],
@@ -367,9 +373,11 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
     gr.on([ui.show_grid.change, ui.show_marks.change], endpoints.set_display, [ui.show_grid, ui.show_marks, tab],
           page, api_name="set_display", **light)
 
-    ui.gif_btn.click(endpoints.export_gif, [tab], ui.download, api_name="export_gif", **light)
-    ui.png_btn.click(endpoints.export_png, [tab], ui.download, api_name="export_png", **light)
-    ui.json_btn.click(endpoints.export_json, [owner, tab], ui.download, api_name="export_json", **light)
+    for button, fn, inputs, name in ((ui.gif_btn, endpoints.export_gif, [tab], "export_gif"),
+                                     (ui.png_btn, endpoints.export_png, [tab], "export_png"),
+                                     (ui.json_btn, endpoints.export_json, [owner, tab], "export_json")):
+        button.click(fn, inputs, ui.download, api_name=name, **light).success(
+            lambda: gr.File(visible=True), None, ui.download, **instant)
     importing = ui.import_btn.upload(endpoints.import_json, [ui.import_btn, owner, tab], page,
                                      api_name="import_json", **light)
 

@@ -25,6 +25,7 @@ _PUBLIC = {
     "STRATEGIES": "sampler", "REVISION_MODES": "sampler", "PLANS": "schedules", "FamilyRules": "sampler",
     # pictures and exports
     "render_frame": "render", "token_views": "render", "generation_order_gif": "export", "save_png": "export",
+    "png_metadata": "export",
     # text and masks
     "validate_prompt": "text_encoder", "token_mask": "hooks",
     # errors: one base class, and the kinds beneath it

@@ -41,7 +41,9 @@ class Served:
 def serve(studio: Studio, root: Path, **config) -> tuple:
     root.mkdir(parents=True, exist_ok=True)
     store = SessionStore(root / "studio.db", busy_timeout_ms=300)
-    settings = {"picture_size": PICTURE, "view_size": 32, "gif_size": 32, "thumbnail_size": 16, **config}
+    # Every stage shown (stream_interval_ms=0): these tests check each streamed stage.
+    settings = {"picture_size": PICTURE, "view_size": 32, "gif_size": 32, "thumbnail_size": 16,
+                "stream_interval_ms": 0, **config}
     demo = build_app(studio, store, AppConfig(exports_dir=root / "exports", **settings))
     port = launch(demo)
     return demo, Served(f"http://127.0.0.1:{port}/", store, root / "studio.db", root / "exports")
@@ -354,6 +356,20 @@ def test_stop_ends_a_generation_and_keeps_what_was_made(tiny_studio, tmp_path):
         finished = page(client.predict(owner, api_name="/continue"))["frame_data"]
         assert finished["stage"] == 16 and finished["frames"] == 17
         assert served.store.branch_length(last["session_id"], last["branch_id"], owner) == 17
+    finally:
+        demo.close()
+
+
+def test_stages_faster_than_the_stream_interval_are_saved_but_not_all_shown(tiny_studio, tmp_path):
+    demo, served = serve(tiny_studio, tmp_path / "throttled", stream_interval_ms=60_000)
+    try:
+        client, owner = tab(served), OWNERS["alice"]
+        streamed = generate(client, owner, stages=6)
+        # The first stage at once, then nothing until the finished picture (a minute apart).
+        assert [p["frame_data"]["stage"] for p in streamed] == [1, 6]
+        assert streamed[0]["picture"]["path"] != streamed[1]["picture"]["path"]
+        last = streamed[-1]["frame_data"]
+        assert served.store.branch_length(last["session_id"], last["branch_id"], owner) == 7  # all saved
     finally:
         demo.close()
 
