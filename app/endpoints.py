@@ -375,9 +375,11 @@ class StudioEndpoints:
         return self.show(replace(tab, work=replace(work, viewing=None if index == last else index)))
 
     @shown_in_page
-    def set_display(self, show_grid, show_marks, tab):
-        """Draw the token grid and/or outline the new (white), revised (red) and locked (blue) tokens."""
-        return self.show(replace(tab or TabState(), show_grid=bool(show_grid), show_marks=bool(show_marks)))
+    def set_display(self, show_grid, show_marks, show_views, tab):
+        """Draw the token grid and/or outline the new (white), revised (red) and locked (blue)
+        tokens; send the four token views with each finished page (or not)."""
+        return self.show(replace(tab or TabState(), show_grid=bool(show_grid), show_marks=bool(show_marks),
+                                 show_views=bool(show_views)))
 
     # -- sessions --------------------------------------------------------------------------------
     @shown_in_page

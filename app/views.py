@@ -132,7 +132,8 @@ class PageRenderer:
         """The page for the frame on screen. `streaming`: a stage on its way, sent cheaply: the
         picture at the model's own size (the browser scales it up, pixelated, so it looks the
         same), painted in its codes' mean colours where a full decode costs more than a stage
-        (aMUSEd at 256 px), no token views (they follow with the finished picture)."""
+        (aMUSEd at 256 px), no token views (they follow with the finished picture, when the tab
+        shows them)."""
         work = tab.work
         if work is None:
             return self.empty(tab)
@@ -144,8 +145,10 @@ class PageRenderer:
         picture = render_frame(image, frame, scale=scale, marks=tab.show_marks, grid=tab.show_grid)
         # The picture's own download button saves this image: give it Export PNG's metadata.
         picture.info.update(png_metadata(work.state.rewind(work.frame_index)))
-        if streaming:
+        if streaming:  # the views on screen stay until the finished page
             views = dict.fromkeys(("placed", "confidence", "revised", "locked"), gr.skip())
+        elif not tab.show_views:  # nobody looks at them: nothing drawn, sent or downloaded
+            views = dict.fromkeys(("placed", "confidence", "revised", "locked"))
         else:
             views = token_views(image, frame, len(work.state.plan), self.view_size)
         return PageView(

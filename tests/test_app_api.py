@@ -26,7 +26,7 @@ from servers import launch
 PICTURE = 64  # the tiny model's 16-px picture scaled by 4 (kept small: these tests are about behaviour)
 GRID = 4
 SETTINGS = (3.0, 1.0, "qerror", 0.5)  # guidance, temperature, strategy, revision
-OWNERS = {name: f"{name}-browser-token-0123456789" for name in ("alice", "bob", "carol", "dave", "erin", "frank")}
+OWNERS = {name: f"{name}-browser-token-0123456789" for name in ("alice", "bob", "carol", "dave", "erin", "frank", "grace")}
 RETURNED = PAGE_OUTPUTS[1:]  # gr.State is not returned to API clients
 
 
@@ -194,6 +194,17 @@ def test_timeline_view_and_branch(app):
     assert "frame_index must be between 0 and 6" in error_of(
         lambda: client.predict(60, None, "", owner, api_name="/branch"))
     assert "frame_index must be between 0 and 6" in error_of(lambda: client.predict(60, api_name="/view_frame"))
+
+
+def test_token_views_are_sent_only_to_a_tab_that_shows_them(app):
+    client, owner = tab(app), OWNERS["grace"]
+    finished = generate(client, owner, stages=3)[-1]
+    assert finished["view_placed"] is None and finished["picture"] is not None
+    shown = page(client.predict(False, False, True, api_name="/set_display"))
+    assert all(shown[name] is not None for name in ("view_placed", "view_confidence", "view_revised", "view_locked"))
+    again = generate(client, owner, stages=3)  # the tab keeps showing them with each finished page
+    assert again[-1]["view_placed"] is not None
+    assert "path" not in (again[0]["view_placed"] or {})  # while streaming: no file (an unchanged mark)
 
 
 def test_sessions_list_open_delete_and_belong_to_their_browser(app):
