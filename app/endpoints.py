@@ -28,7 +28,7 @@ from studio_core.store import (OpenedSession, SessionStore, StoreError, owner_ha
 from .config import AppConfig
 from .exports import ExportFolder
 from .selection import box_of, count_line, layer_of, touched_pixels, with_enclosed
-from .views import PageRenderer, ThumbnailCache, session_rows
+from .views import PageRenderer, ThumbnailCache, history_caption, session_rows
 from .workspace import StopSignals, TabState, Workspace
 
 MAX_SEED = 2**31 - 1  # fits every widget and JSON reader
@@ -386,7 +386,7 @@ class StudioEndpoints:
     def list_sessions(self, owner):
         """This browser's sessions, newest first: the gallery and the same as data."""
         summaries = self.store.list_sessions(owner, self.config.history_limit)
-        gallery = [(self.thumbnails.get(s), f"{s.prompt} · {s.id[:8]}") for s in summaries]
+        gallery = [(self.thumbnails.get(s), history_caption(s)) for s in summaries]
         return gallery, session_rows(summaries)
 
     @shown_in_page

@@ -104,6 +104,16 @@ def branch_label(branch: BranchInfo, branches: tuple[BranchInfo, ...]) -> str:
     return f"Branch {branch.number} · from frame {branch.fork_index} of branch {parent}"
 
 
+def history_caption(summary: SessionSummary) -> str:
+    """What the history says under a picture: sessions of the same prompt differ by when they
+    were last changed (the server's clock), how far they got and how many branches they have."""
+    when = datetime.fromtimestamp(summary.updated).strftime("%Y-%m-%d %H:%M:%S")
+    frame = summary.last_frame
+    progress = "finished" if frame.done else f"stage {frame.stage}"
+    branches = f" · {summary.branches} branches" if summary.branches > 1 else ""
+    return f"{summary.prompt} · {when} · {progress}{branches}"
+
+
 def session_rows(summaries: list[SessionSummary]) -> list[dict]:
     """The history as data (what the gallery shows, with ids for /open_session and /delete_session)."""
     return [{"id": s.id, "prompt": s.prompt, "updated": datetime.fromtimestamp(s.updated).isoformat(timespec="seconds"),

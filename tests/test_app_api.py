@@ -3,6 +3,7 @@ gradio_client clients. Each client is one browser tab; its `owner` token is its 
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import time
@@ -214,6 +215,8 @@ def test_sessions_list_open_delete_and_belong_to_their_browser(app):
     gallery, rows = client.predict(owner, api_name="/list_sessions")
     assert [r["id"] for r in rows] == [made[1]["session_id"], made[0]["session_id"]]  # newest first
     assert [r["prompt"] for r in rows] == ["a blue square", "a red circle"] and len(gallery) == 2
+    captions = [item["caption"] for item in gallery]  # two alike prompts tell apart by date and time
+    assert all(re.fullmatch(r".+ · \d{4}-\d\d-\d\d \d\d:\d\d:\d\d · finished", c) for c in captions), captions
 
     reopened = page(tab(app).predict(made[0]["session_id"], owner, api_name="/open_session"))  # a new tab
     assert reopened["frame_data"]["ids"] == made[0]["ids"] and reopened["frame_data"]["frames"] == made[0]["frames"]
