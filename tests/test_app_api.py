@@ -238,7 +238,13 @@ def test_sessions_list_open_delete_and_belong_to_their_browser(app):
 
 def test_export_png_and_session_json_round_trip(app, tmp_path):
     client, owner = tab(app), OWNERS["frank"]
-    source = generate(client, owner, prompt="a large white circle", seed=8, stages=4)[-1]["frame_data"]
+    finished = generate(client, owner, prompt="a large white circle", seed=8, stages=4)[-1]
+    source = finished["frame_data"]
+    shown = tmp_path / "shown.png"  # the page's own picture (its download button) carries the same metadata
+    shown.write_bytes(fetch(finished["picture"]))
+    with Image.open(shown) as image:
+        assert image.text["prompt"] == "a large white circle" and image.text["seed"] == "8"
+        assert '"stages": 4' in image.text["settings"]
     png = client.predict(api_name="/export_png")
     path = tmp_path / "picture.png"
     path.write_bytes(fetch(png))
@@ -366,6 +372,7 @@ def test_stop_ends_a_generation_and_keeps_what_was_made(tiny_studio, tmp_path):
         job.result()
         last = streamed[-1]["frame_data"]
         assert 2 <= last["stage"] < 16 and len(streamed) == last["stage"]
+        assert "stopped — press **Continue**" in streamed[-1]["status"]
         assert served.store.branch_length(last["session_id"], last["branch_id"], owner) == last["stage"] + 1
         finished = page(client.predict(owner, api_name="/continue"))["frame_data"]
         assert finished["stage"] == 16 and finished["frames"] == 17
