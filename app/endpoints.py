@@ -29,7 +29,7 @@ from studio_core.store import (OpenedSession, SessionStore, StoreError, owner_ha
 from .config import AppConfig
 from .exports import ExportFolder
 from .selection import box_of, count_line, layer_of, touched_pixels, with_enclosed
-from .views import PageRenderer, ThumbnailCache, session_rows, strategy_help
+from .views import PageRenderer, ThumbnailCache, history_caption, session_rows, strategy_help
 from .workspace import StopSignals, TabState, Workspace
 
 MAX_SEED = 2**31 - 1  # fits every widget and JSON reader
@@ -434,9 +434,11 @@ class StudioEndpoints:
         return self.show(replace(tab, work=replace(work, viewing=None if index == last else index)))
 
     @shown_in_page
-    def set_display(self, show_grid, show_marks, tab):
-        """Draw the token grid and/or outline the new (white), revised (red) and locked (blue) tokens."""
-        return self.show(replace(tab or TabState(), show_grid=bool(show_grid), show_marks=bool(show_marks)))
+    def set_display(self, show_grid, show_marks, show_views, tab):
+        """Draw the token grid and/or outline the new (white), revised (red) and locked (blue)
+        tokens; send the four token views with each finished page (or not)."""
+        return self.show(replace(tab or TabState(), show_grid=bool(show_grid), show_marks=bool(show_marks),
+                                 show_views=bool(show_views)))
 
     # -- sessions --------------------------------------------------------------------------------
     @shown_in_page
@@ -450,7 +452,7 @@ class StudioEndpoints:
     def list_sessions(self, owner):
         """This browser's sessions, newest first: the gallery and the same as data."""
         summaries = self.store.list_sessions(owner, self.config.history_limit)
-        gallery = [(self.thumbnail(s), f"{s.prompt} · {s.id[:8]}") for s in summaries]
+        gallery = [(self.thumbnail(s), history_caption(s)) for s in summaries]
         return gallery, session_rows(summaries)
 
     @shown_in_page
