@@ -1,6 +1,6 @@
 """Progressive Studio web app.
 
-    python app.py [--host 127.0.0.1] [--port 7860] [--checkpoint DIR] [--db PATH] [--exports DIR]
+    python app.py [--host 127.0.0.1] [--port 7860] [--checkpoint DIR] [--db PATH|URL] [--exports DIR]
 
 Serves the studio on the bundled model by default, with its session database and exports in the
 git-ignored `data/` folder next to this file. The same file is a Hugging Face Space's entry point:
@@ -31,7 +31,7 @@ class ServerSettings:
     host: str
     port: int
     checkpoint: Path | None
-    db: Path
+    db: str  # a SQLAlchemy URL, or a path (SQLite)
     exports: Path
     max_exports: int
     cpu: bool
@@ -45,7 +45,10 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="studio checkpoint directory (default: the bundled checkpoints/shapes-v1)")
-    parser.add_argument("--db", type=Path, default=DATA / "studio.db", help="session database (SQLite)")
+    parser.add_argument("--db", default=str(DATA / "studio.db"),
+                        help="session database: a SQLite file path (the default, one machine) or a SQLAlchemy "
+                             "URL such as postgresql+psycopg://user:password@host/db, which several replicas "
+                             "of the app can share")
     parser.add_argument("--exports", type=Path, default=DATA / "exports",
                         help="folder for exported GIF/PNG/JSON files (the only place exports go)")
     parser.add_argument("--max-exports", type=int, default=100,
@@ -66,9 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     # files (and out of the shared /tmp) unless the environment says where.
     os.environ.setdefault("GRADIO_TEMP_DIR", str(settings.exports.parent / "gradio-tmp"))
 
+    from sqlalchemy.exc import SQLAlchemyError
+
     from app import AppConfig, build_app, launch_options
     from studio_core.checkpoints import CheckpointError
-    from studio_core.store import SessionStore
+    from studio_core.store import SessionStore, StoreError
     from studio_core.studio import Studio
 
     try:
@@ -79,7 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     config = AppConfig(exports_dir=settings.exports.resolve(), max_exports=settings.max_exports)
     # The store opens its file on first use: a damaged or read-only database is reported in the
     # page by each action that needs it, and the app keeps serving meanwhile.
-    store = SessionStore(settings.db)
+    try:
+        store = SessionStore(settings.db)
+    except (StoreError, ImportError, SQLAlchemyError) as err:  # a bad URL, a driver not installed
+        print(f"error: --db: {err}", file=sys.stderr)
+        return 2
     demo = build_app(studio, store, config)
     demo.launch(server_name=settings.host, server_port=settings.port, **launch_options(config))
     return 0

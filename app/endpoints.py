@@ -9,8 +9,6 @@ and every frame is in the database before the page shows it.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import secrets
 from dataclasses import replace
 from pathlib import Path
@@ -23,44 +21,19 @@ from studio_core.export import generation_order_gif, save_png
 from studio_core.hooks import MaskError
 from studio_core.sampler import SettingsError
 from studio_core.state import GenerationState
-from studio_core.store import (OpenedSession, SessionStore, StoreError, owner_hash, read_session_file,
-                               write_session_file)
+from studio_core.store import (ModelSpec, OpenedSession, SessionStore, StoreError, check_fits_model, owner_hash,
+                               read_session_file, write_session_file)
+from studio_core.store_rules import check_prompt_length
 from studio_core.studio import Studio
 from studio_core.text_encoder import validate_prompt
 
 from .config import AppConfig
 from .exports import ExportFolder
+from .guards import shown_in_page
 from .views import PageRenderer, ThumbnailCache, session_rows
 from .workspace import StopSignals, TabState, Workspace
 
 MAX_SEED = 2**31 - 1  # fits every widget and JSON reader
-
-# ValueError covers PromptError, SettingsError, PlanError and MaskError: the core's "your input
-# is wrong" errors. StoreError covers every database problem. Anything else is a bug: it is
-# logged by Gradio and shown as a generic error.
-USER_ERRORS = (ValueError, StoreError)
-
-
-def shown_in_page(handler):
-    """Known problems become a gr.Error with the core's message (the page shows it, gradio_client
-    raises it). Works for plain and streaming (generator) handlers."""
-    if inspect.isgeneratorfunction(handler):
-        @functools.wraps(handler)
-        def streaming(*args, **kwargs):
-            try:
-                yield from handler(*args, **kwargs)
-            except USER_ERRORS as err:
-                raise gr.Error(str(err), print_exception=False) from err
-        return streaming
-
-    @functools.wraps(handler)
-    def plain(*args, **kwargs):
-        try:
-            return handler(*args, **kwargs)
-        except USER_ERRORS as err:
-            raise gr.Error(str(err), print_exception=False) from err
-    return plain
-
 
 # ---------------------------------------------------------------------------------------------
 # Reading the page's inputs
@@ -153,18 +126,26 @@ class StudioEndpoints:
         self.check_fits_model(opened.state)
         return Workspace(opened.session_id, opened.branch_id, opened.state, opened.branches)
 
+    @property
+    def model_spec(self) -> ModelSpec:
+        return ModelSpec(self.studio.grid_size, self.studio.models.tokenizer.codebook_size, self.studio.mask_id)
+
     def check_fits_model(self, state: GenerationState) -> None:
-        """A session made by another model (another grid, codebook or mask id) cannot be shown or
-        continued by this one: say so instead of failing inside the decoder."""
-        grid, codebook = self.studio.grid_size, self.studio.models.tokenizer.codebook_size
-        frame = state.frames[-1]
-        if frame.ids.shape != (grid, grid) or state.mask_id != self.studio.mask_id:
-            raise ValueError(f"this session was made by another model ({frame.ids.shape[0]}x{frame.ids.shape[1]} "
-                             f"tokens, mask id {state.mask_id}); the app runs a {grid}x{grid} model")
-        for f in state.frames:
-            placed = f.ids[f.known]
-            if f.ids.shape != (grid, grid) or (placed.size and (placed.min() < 0 or placed.max() >= codebook)):
-                raise ValueError(f"this session holds tokens outside the model's codebook of {codebook} codes")
+        """A session made by another model (another grid, codebook or mask id), or with settings or
+        a plan this one would not make, cannot be shown or continued: say so instead of failing
+        inside the decoder or the sampler."""
+        check_fits_model(state, self.model_spec)
+
+    def owned_work(self, tab: TabState | None, owner: str) -> Workspace:
+        """The tab's session, only for the browser that owns it. A tab's state is found by Gradio's
+        session hash alone, which a client chooses; the owner token is what proves the browser."""
+        work = self.require_work(tab)
+        self.store.branch_length(work.session_id, work.branch_id, owner)  # SessionNotFound otherwise
+        return work
+
+    def prompt_text(self, text: str, argument: str) -> str:
+        """A prompt the model takes and the store keeps (not empty, within the length limit)."""
+        return check_prompt_length(validate_prompt(text, argument), self.store.limits, argument)
 
     def save(self, tab: TabState, owner: str, state: GenerationState) -> TabState:
         """Write the frames `state` added to the tab's branch, then move the tab on to it."""
@@ -258,7 +239,7 @@ class StudioEndpoints:
         region = self.selected_cells(selection)
         prompt = optional_text(region_prompt)
         if prompt is not None:
-            prompt = validate_prompt(prompt, "region prompt")
+            prompt = self.prompt_text(prompt, "region prompt")
         if not (region & ~work.state.current.locked).any():
             raise ValueError("nothing to repaint: every selected cell is locked (unlock it first)")
         tab = replace(tab, work=work)
@@ -288,7 +269,7 @@ class StudioEndpoints:
         seed = self.seed(branch_seed, randomize=optional_text(branch_seed) is None)  # empty: a new random seed
         prompt = optional_text(branch_prompt)
         if prompt is not None:
-            prompt = validate_prompt(prompt, "branch prompt")
+            prompt = self.prompt_text(prompt, "branch prompt")
         branch_id = self.store.new_branch(work.session_id, owner, work.branch_id, index)
         work = Workspace(work.session_id, branch_id, rewound, self.store.list_branches(work.session_id, owner))
         tab = replace(tab, work=work)
@@ -321,16 +302,18 @@ class StudioEndpoints:
 
     # -- looking ---------------------------------------------------------------------------------
     @shown_in_page
-    def view_frame(self, frame_index, tab):
+    def view_frame(self, frame_index, owner, tab):
         """Show frame `frame_index` of the branch (0 = the blank start); the last follows new frames."""
-        work = self.require_work(tab)
+        work = self.owned_work(tab, owner)
         last = len(work.state.frames) - 1
         index = whole_number(frame_index, "frame_index", 0, last)
         return self.page(replace(tab, work=replace(work, viewing=None if index == last else index)))
 
     @shown_in_page
-    def set_display(self, show_grid, show_marks, tab):
+    def set_display(self, show_grid, show_marks, owner, tab):
         """Draw the token grid and/or outline the new (white), revised (red) and locked (blue) tokens."""
+        if tab is not None and tab.work is not None:
+            self.owned_work(tab, owner)
         return self.page(replace(tab or TabState(), show_grid=bool(show_grid), show_marks=bool(show_marks)))
 
     # -- sessions --------------------------------------------------------------------------------
@@ -389,28 +372,31 @@ class StudioEndpoints:
 
     # -- files -----------------------------------------------------------------------------------
     def export_path(self, kind: str, work: Workspace) -> Path:
-        return self.exports.new_path(kind, work.session_id, work.branch_id, work.frame_index)
+        return self.exports.new_path(kind)
 
     def finished_export(self, path: Path) -> str:
         self.exports.prune(keep=path)
         return str(path)
 
     @shown_in_page
-    def export_gif(self, tab):
+    def export_gif(self, owner, tab):
         """The branch's generation order: one GIF frame per frame after the blank start (for a plain
         generation, one per stage), new tokens outlined white, revised red; the last frame held."""
-        work = self.require_work(tab)
+        work = self.owned_work(tab, owner)
         if len(work.state.frames) < 2:
             raise ValueError("nothing to export yet: generate at least one stage first")
+        if len(work.state.frames) - 1 > self.config.max_gif_frames:
+            raise ValueError(f"this branch has {len(work.state.frames) - 1} frames; a GIF takes at most "
+                             f"{self.config.max_gif_frames}: export a PNG, or branch from an earlier frame")
         scale = self.render.scale_for(self.config.gif_size)
         path = self.export_path("gif", work)
         generation_order_gif(work.state, lambda f: self.studio.picture(f, scale=scale, marks=True), path)
         return self.finished_export(path)
 
     @shown_in_page
-    def export_png(self, tab):
+    def export_png(self, owner, tab):
         """The frame on screen as a PNG, with prompt, seed and settings in its metadata."""
-        work = self.require_work(tab)
+        work = self.owned_work(tab, owner)
         if not work.frame.known.any():
             raise ValueError("nothing to export yet: this frame is blank")
         path = self.export_path("png", work)
@@ -434,8 +420,11 @@ class StudioEndpoints:
         if path.stat().st_size > self.config.max_import_bytes:
             raise ValueError(f"{path.name} is larger than {self.config.max_import_bytes // 2**20} MB: "
                              f"not a session file of this app")
-        export = read_session_file(path.read_bytes())
-        for branch in export.branches:
-            self.check_fits_model(branch.state)
-        ref = self.store.import_session(owner, export)
-        return self.page(replace(tab or TabState(), work=self.workspace(self.store.load(ref.session_id, owner))))
+        export = read_session_file(path.read_bytes(), self.store.limits)
+        # All or nothing: the store checks the file against this model, writes it in one
+        # transaction and commits only once the page renders from what it wrote.
+        shown: list[tuple] = []
+        def renders(opened: OpenedSession) -> None:
+            shown.append(self.page(replace(tab or TabState(), work=self.workspace(opened))))
+        self.store.import_session(owner, export, self.model_spec, accept=renders)
+        return shown[0]

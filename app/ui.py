@@ -16,6 +16,7 @@ from studio_core.studio import Studio
 
 from .config import AppConfig
 from .endpoints import StudioEndpoints
+from .guards import bounded_editor
 from .views import CONTROL_OUTPUTS, PAGE_OUTPUTS, WELCOME
 from .workspace import TabState
 
@@ -47,7 +48,8 @@ def launch_options(config: AppConfig) -> dict:
     """What `demo.launch` needs besides host and port (Gradio 6 takes css and theme at launch)."""
     # show_error stays off: a gr.Error's message always reaches the page, while an unexpected
     # exception's text (paths, internals) should not reach a public Space.
-    return {"css": CSS, "allowed_paths": [str(config.exports_dir)]}
+    # max_file_size bounds every upload (Gradio answers 413 past it, before storing anything).
+    return {"css": CSS, "allowed_paths": [str(config.exports_dir)], "max_file_size": config.max_upload_bytes}
 
 
 def build_app(studio: Studio, store: SessionStore, config: AppConfig) -> gr.Blocks:
@@ -110,6 +112,7 @@ def build_app(studio: Studio, store: SessionStore, config: AppConfig) -> gr.Bloc
                         brush=gr.Brush(colors=["rgba(255, 0, 255, 0.55)"], color_mode="fixed",
                                        default_size=max(4, config.picture_size // 40)),
                         buttons=[], interactive=True, height=config.picture_size + 90)
+                    bounded_editor(selection, config.max_selection_pixels)
                 with gr.Column(scale=2, min_width=300):
                     gr.Markdown("Edits apply to the latest frame. Locked cells (blue outline) never change "
                                 "until unlocked; Repaint generates the selected cells again over a few stages, "
@@ -193,12 +196,12 @@ def build_app(studio: Studio, store: SessionStore, config: AppConfig) -> gr.Bloc
         locking = lock_btn.click(endpoints.lock, [selection, owner, tab], page, api_name="lock", **light)
         unlocking = unlock_btn.click(endpoints.unlock, [selection, owner, tab], page, api_name="unlock", **light)
 
-        timeline.release(endpoints.view_frame, [timeline, tab], page, api_name="view_frame", **light)
-        gr.on([show_grid.change, show_marks.change], endpoints.set_display, [show_grid, show_marks, tab], page,
+        timeline.release(endpoints.view_frame, [timeline, owner, tab], page, api_name="view_frame", **light)
+        gr.on([show_grid.change, show_marks.change], endpoints.set_display, [show_grid, show_marks, owner, tab], page,
               api_name="set_display", **light)
 
-        gif_btn.click(endpoints.export_gif, [tab], download, api_name="export_gif", **light)
-        png_btn.click(endpoints.export_png, [tab], download, api_name="export_png", **light)
+        gif_btn.click(endpoints.export_gif, [owner, tab], download, api_name="export_gif", **light)
+        png_btn.click(endpoints.export_png, [owner, tab], download, api_name="export_png", **light)
         json_btn.click(endpoints.export_json, [owner, tab], download, api_name="export_json", **light)
         importing = import_btn.upload(endpoints.import_json, [import_btn, owner, tab], page, api_name="import_json",
                                       **light)
@@ -225,5 +228,5 @@ def build_app(studio: Studio, store: SessionStore, config: AppConfig) -> gr.Bloc
         demo.load(None, [owner], [owner], js=NEW_TOKEN_JS, api_visibility="private").then(
             endpoints.ensure_owner, [owner], [owner], api_visibility="private", **light).then(**refresh_history)
 
-    demo.queue(default_concurrency_limit=config.light_concurrency)
+    demo.queue(default_concurrency_limit=config.light_concurrency, max_size=config.max_queue_size)
     return demo

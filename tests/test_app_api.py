@@ -114,7 +114,7 @@ def test_generate_lock_repaint_revise_export(app, tmp_path):
     assert [p["status"].split("**")[1] for p in streamed] == [f"Stage {k} / 6" for k in range(1, 7)]
     generated = streamed[-1]["frame_data"]
     assert grid(generated, "known").all() and generated["stage"] == 6
-    gif = client.predict(api_name="/export_gif")
+    gif = client.predict(owner, api_name="/export_gif")
     assert gif_frame_count(fetch(gif), tmp_path) == 6  # one frame per stage
     assert Path(gif["path"]).name.startswith("studio-gif-")
 
@@ -141,7 +141,7 @@ def test_generate_lock_repaint_revise_export(app, tmp_path):
 
     frames = revised["frames"]
     assert frames == 1 + 6 + 1 + len(repainted) + 1  # blank, stages, lock, repaint frames, revise
-    assert gif_frame_count(fetch(client.predict(api_name="/export_gif")), tmp_path) == frames - 1
+    assert gif_frame_count(fetch(client.predict(owner, api_name="/export_gif")), tmp_path) == frames - 1
 
     # What the page showed is what the database holds.
     stored = app.store.load(revised["session_id"], owner).state
@@ -172,7 +172,7 @@ def test_timeline_view_and_branch(app):
     client, owner = tab(app), OWNERS["carol"]
     streamed = generate(client, owner, seed=4, stages=6)
     original = streamed[-1]["frame_data"]
-    third = page(client.predict(3, api_name="/view_frame"))
+    third = page(client.predict(3, owner, api_name="/view_frame"))
     assert third["frame_data"]["frame_index"] == 3 and "earlier frame" in third["status"]
     np.testing.assert_array_equal(grid(third["frame_data"], "ids"), grid(streamed[2]["frame_data"], "ids"))
 
@@ -182,7 +182,7 @@ def test_timeline_view_and_branch(app):
     assert data["branch_id"] != original["branch_id"] and data["seed"] == 99 and data["stage"] == 6
     assert data["frames"] == original["frames"]
     assert not np.array_equal(grid(data, "ids"), grid(original, "ids"))  # another seed, another picture
-    assert page(client.predict(3, api_name="/view_frame"))["frame_data"]["ids"] == third["frame_data"]["ids"]
+    assert page(client.predict(3, owner, api_name="/view_frame"))["frame_data"]["ids"] == third["frame_data"]["ids"]
     assert page(client.predict(original["branch_id"], owner, api_name="/open_branch"))["frame_data"]["ids"] == \
         original["ids"]  # the first branch stayed as it was
     assert "not part of session" in error_of(lambda: client.predict(10_000, owner, api_name="/open_branch"))
@@ -191,7 +191,7 @@ def test_timeline_view_and_branch(app):
     assert "finished picture" in error_of(lambda: client.predict(6, None, "", owner, api_name="/branch"))
     assert "frame_index must be between 0 and 6" in error_of(
         lambda: client.predict(60, None, "", owner, api_name="/branch"))
-    assert "frame_index must be between 0 and 6" in error_of(lambda: client.predict(60, api_name="/view_frame"))
+    assert "frame_index must be between 0 and 6" in error_of(lambda: client.predict(60, owner, api_name="/view_frame"))
 
 
 def test_sessions_list_open_delete_and_belong_to_their_browser(app):
@@ -223,7 +223,7 @@ def test_sessions_list_open_delete_and_belong_to_their_browser(app):
 def test_export_png_and_session_json_round_trip(app, tmp_path):
     client, owner = tab(app), OWNERS["frank"]
     source = generate(client, owner, prompt="a large white circle", seed=8, stages=4)[-1]["frame_data"]
-    png = client.predict(api_name="/export_png")
+    png = client.predict(owner, api_name="/export_png")
     path = tmp_path / "picture.png"
     path.write_bytes(fetch(png))
     with Image.open(path) as image:
@@ -250,9 +250,9 @@ def test_export_png_and_session_json_round_trip(app, tmp_path):
 
 
 def test_exports_stay_in_their_folder_and_are_bounded(app):
-    client = tab(app)
-    generate(client, OWNERS["alice"], stages=3)
-    paths = [Path(client.predict(api_name="/export_png")["path"]).name for _ in range(4)]
+    client, owner = tab(app), OWNERS["alice"]
+    generate(client, owner, stages=3)
+    paths = [Path(client.predict(owner, api_name="/export_png")["path"]).name for _ in range(4)]
     files = sorted(f.name for f in app.exports.iterdir())
     assert len(files) == 3  # max_exports of the fixture: the oldest went
     assert paths[-1] in files and paths[0] not in files
@@ -268,7 +268,7 @@ def test_bad_input_gets_a_clear_error_and_the_app_keeps_serving(app, tmp_path):
     selection, _ = brush(tmp_path, slice(0, 10), slice(0, 10))
     # Nothing generated yet in this tab.
     assert "generate a picture first" in error_of(lambda: client.predict(selection, owner, api_name="/lock"))
-    assert "generate a picture first" in error_of(lambda: client.predict(api_name="/export_gif"))
+    assert "generate a picture first" in error_of(lambda: client.predict(owner, api_name="/export_gif"))
     # Bad prompts and settings, each named.
     assert "prompt is empty" in error_of(lambda: generate_with(prompt="   "))
     assert "stages must be a whole number" in error_of(lambda: generate_with(stages=2.5))
@@ -316,7 +316,7 @@ def test_four_clients_generating_at_once_all_finish_and_the_database_is_consiste
     with sqlite3.connect(app.db) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []
-        gaps = db.execute("SELECT branch_id FROM frames GROUP BY branch_id "
+        gaps = db.execute("SELECT branch_id FROM studio_frames GROUP BY branch_id "
                           "HAVING count(*) != max(idx) - min(idx) + 1").fetchall()
         assert gaps == []
 

@@ -8,7 +8,6 @@ Skipped only where Chromium or Playwright is missing and STUDIO_REQUIRE_BROWSER 
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import sqlite3
 from pathlib import Path
@@ -21,6 +20,7 @@ from app import AppConfig, build_app, launch_options
 from app.ui import OWNER_STORAGE_KEY
 from studio_core.state import TokenFrame
 from studio_core.store import SessionStore
+from studio_core.store_schema import decode_frame
 from studio_core.studio import Studio
 
 from servers import launch
@@ -112,9 +112,13 @@ def stored_session(db: Path, prompt: str) -> tuple[str, list[TokenFrame]]:
     throwaway database holds one such session, on one branch)."""
     with sqlite3.connect(db) as conn:
         session_id, branch_id = conn.execute(
-            "SELECT id, current_branch_id FROM sessions WHERE prompt = ?", (prompt,)).fetchone()
-        rows = conn.execute("SELECT data FROM frames WHERE branch_id = ? ORDER BY idx", (branch_id,)).fetchall()
-    return session_id, [TokenFrame.from_dict(json.loads(data)) for (data,) in rows]
+            "SELECT id, current_branch_id FROM studio_sessions WHERE prompt = ?", (prompt,)).fetchone()
+        rows = conn.execute("SELECT data, stage, event, seed, prompt FROM studio_frames WHERE branch_id = ? "
+                            "ORDER BY idx", (branch_id,)).fetchall()
+    frames: list[TokenFrame] = []
+    for data, stage, event, seed, frame_prompt in rows:  # a frame without a prompt has the one before
+        frames.append(decode_frame(data, stage, event, seed, frame_prompt or frames[-1].prompt))
+    return session_id, frames
 
 
 def test_a_person_generates_edits_exports_and_finds_the_session_again(chromium, studio_app, tmp_path):
