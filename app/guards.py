@@ -34,7 +34,7 @@ LIBRARY_ERRORS = {
     MemoryError: "the request needs more memory than this server has; send something smaller",
 }
 
-_ABSOLUTE_PATH = re.compile(r"(?<![\w.:])/(?:[^\s/'\"`]+/)+([^\s/'\"`]*)")
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s/'\"`]+/)+([^\s/'\"`]*)")
 
 
 def without_paths(message: str) -> str:

@@ -370,6 +370,7 @@ def test_a_damaged_or_locked_database_is_reported_in_the_page(tiny_studio, tmp_p
                      lambda: generate(client, owner)):
             message = error_of(call)
             assert "damaged or is not a SQLite database" in message and "left exactly as it is" in message
+            assert str(root) not in message  # the file's name only: no server folder reaches a client
         assert (root / "studio.db").read_bytes() == garbage
 
         # The file is moved aside and a fresh one appears in its place: the same app now works.
