@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import gradio as gr
 import numpy as np
@@ -30,10 +30,12 @@ from studio_core.text_encoder import validate_prompt
 from .config import AppConfig
 from .exports import ExportFolder
 from .guards import shown_in_page
+from .selection import box_of, count_line, layer_of, touched_pixels, with_enclosed
 from .views import PageRenderer, ThumbnailCache, session_rows
 from .workspace import StopSignals, TabState, Workspace
 
 MAX_SEED = 2**31 - 1  # fits every widget and JSON reader
+STOPPED = "stopped — press **Continue** to finish"
 
 # ---------------------------------------------------------------------------------------------
 # Reading the page's inputs
@@ -69,32 +71,16 @@ def optional_text(value: object) -> str | None:
     return value
 
 
-def brush_mask(editor_value: object) -> np.ndarray:
-    """The pixels the brush touched: the alpha of the editor's layers (all of them, should a
-    client send several). Raises MaskError when nothing is selected."""
-    layers = editor_value.get("layers") if isinstance(editor_value, dict) else None
-    layers = [np.asarray(layer) for layer in (layers or []) if layer is not None]
-    if not layers:
-        raise MaskError("no cells selected: brush over the picture first")
-    shapes = {layer.shape[:2] for layer in layers}
-    if len(shapes) > 1:
-        raise MaskError(f"the brush layers differ in size ({sorted(shapes)}); send one layer")
-    touched = np.zeros(layers[0].shape[:2], dtype=bool)
-    for layer in layers:
-        if layer.ndim == 3 and layer.shape[-1] in (2, 4):  # LA / RGBA: the alpha is the stroke
-            touched |= layer[..., -1] > 0
-        elif layer.ndim in (2, 3):  # L / RGB without alpha: any non-black pixel
-            touched |= (layer if layer.ndim == 2 else layer.max(axis=-1)) > 0
-        else:
-            raise MaskError(f"a brush layer must be an image, got an array of shape {layer.shape}")
-    return touched
-
-
 # ---------------------------------------------------------------------------------------------
 
 
 class StudioEndpoints:
-    """The app's handlers over one Studio and one SessionStore (shared by every tab)."""
+    """The app's handlers over one Studio and one SessionStore (shared by every tab).
+
+    Handlers return `PageView.values()` (or `Controls.values()`): records named like the page's
+    components, in the order ui.py wires them. Every edit takes one path: sync the tab with the
+    database, apply the edit to the latest frame, save the new frames, show the page (`edited` for
+    one-shot edits, `streamed` for those that run stages)."""
 
     def __init__(self, studio: Studio, store: SessionStore, config: AppConfig):
         self.studio, self.store, self.config = studio, store, config
@@ -103,24 +89,22 @@ class StudioEndpoints:
         self.render = PageRenderer(studio, config)
         self.thumbnails = ThumbnailCache(studio, config.thumbnail_size, capacity=4 * config.history_limit)
 
-    # -- helpers ---------------------------------------------------------------------------------
-    def page(self, tab: TabState) -> tuple:
-        return self.render.page(tab)
-
+    # -- the one path of every action ------------------------------------------------------------
     @staticmethod
     def require_work(tab: TabState | None) -> Workspace:
         if tab is None or tab.work is None:
             raise ValueError("nothing to work on yet: generate a picture first (or open one from the history)")
         return tab.work
 
-    def synced(self, work: Workspace, owner: str) -> Workspace:
-        """The tab's branch as the database has it. They differ only when a generation was cut off
-        between writing a frame and showing it (a cancelled request), or another tab wrote to the
-        same branch; the database is the truth."""
+    def synced_tab(self, tab: TabState | None, owner: str) -> TabState:
+        """The tab, its branch as the database has it. They differ only when a generation was cut
+        off between writing a frame and showing it (a cancelled request), or another tab wrote to
+        the same branch; the database is the truth."""
+        work = self.require_work(tab)
         length = self.store.branch_length(work.session_id, work.branch_id, owner)
         if length == len(work.state.frames):
-            return work
-        return self.workspace(self.store.load(work.session_id, owner, work.branch_id))
+            return tab
+        return replace(tab, work=self.workspace(self.store.load(work.session_id, owner, work.branch_id)))
 
     def workspace(self, opened: OpenedSession) -> Workspace:
         self.check_fits_model(opened.state)
@@ -155,16 +139,28 @@ class StudioEndpoints:
             self.store.append_frames(work.session_id, work.branch_id, owner, new, at=len(work.state.frames))
         return replace(tab, work=work.advanced(state))
 
-    def stream(self, tab: TabState, owner: str, states: Iterator[GenerationState], tab_key: str
-               ) -> Iterator[TabState]:
-        """Save and show every frame as it is made; end early when /stop is called for this tab."""
-        with self.stops.running(tab_key) as stop:
-            for state in states:
-                tab = self.save(tab, owner, state)
-                yield tab
-                if stop.is_set():
-                    return
+    def show(self, tab: TabState, note: str | None = None) -> tuple:
+        return self.render.page(tab, note).values()
 
+    def edited(self, tab: TabState, owner: str, edit: Callable[[GenerationState], GenerationState]) -> tuple:
+        """A one-shot edit of the latest frame: sync, apply, save, show."""
+        tab = self.synced_tab(tab, owner)
+        return self.show(self.save(tab, owner, edit(tab.work.state)))
+
+    def streamed(self, tab: TabState, owner: str, run: Callable[[GenerationState], Iterator[GenerationState]],
+                 tab_key: str, synced: bool = False) -> Iterator[tuple]:
+        """An action that runs stages: sync, then save and show every frame as it is made; end
+        early when /stop is called for this tab."""
+        tab = tab if synced else self.synced_tab(tab, owner)
+        with self.stops.running(tab_key) as stop:
+            for state in run(tab.work.state):
+                tab = self.save(tab, owner, state)
+                if stop.is_set():
+                    yield self.show(tab, STOPPED if state.stages_left else None)
+                    return
+                yield self.show(tab)
+
+    # -- reading the inputs ----------------------------------------------------------------------
     def settings(self, stages, guidance, temperature, strategy, revision):
         return self.studio.settings(
             stages=whole_number(stages, "stages"), guidance=real_number(guidance, "guidance"),
@@ -179,7 +175,7 @@ class StudioEndpoints:
             raise SettingsError("seed is empty: type a whole number, or tick 'randomize'")
         return whole_number(seed, "seed", 0, MAX_SEED)
 
-    def new_session(self, tab: TabState, owner: str, prompt: str, seed: int, settings) -> TabState:
+    def new_session(self, tab: TabState | None, owner: str, prompt: str, seed: int, settings) -> TabState:
         state = self.studio.start(prompt, seed, settings)  # checks prompt and settings first
         ref = self.store.create_session(owner, state)
         opened = OpenedSession(ref.session_id, ref.branch_id,
@@ -193,18 +189,18 @@ class StudioEndpoints:
         return session_id.strip()
 
     def selected_cells(self, editor_value: object) -> np.ndarray:
-        return self.studio.mask(brush_mask(editor_value), "brush mask")
+        """Every cell the brush touched, and the inside of closed strokes."""
+        return with_enclosed(self.studio.mask(touched_pixels(editor_value), "brush mask"))
 
     # -- generation (these run the transformer: the "model" queue) --------------------------------
     @shown_in_page
     def generate(self, prompt, seed, randomize_seed, stages, guidance, temperature, strategy, revision,
                  owner, tab, request: gr.Request):
-        """A new session: every stage streamed as it is made. Returns the page and the seed used."""
-        used = self.seed(seed, randomize_seed)
-        tab = self.new_session(tab, owner, prompt, used,
+        """A new session: every stage streamed as it is made. Returns the page (the Seed box shows
+        the seed used)."""
+        tab = self.new_session(tab, owner, prompt, self.seed(seed, randomize_seed),
                                self.settings(stages, guidance, temperature, strategy, revision))
-        for tab in self.stream(tab, owner, self.studio.resume(tab.work.state), request.session_hash):
-            yield self.page(tab) + (used,)
+        yield from self.streamed(tab, owner, self.studio.resume, request.session_hash, synced=True)
 
     @shown_in_page
     def step(self, prompt, seed, randomize_seed, stages, guidance, temperature, strategy, revision, owner, tab):
@@ -212,56 +208,50 @@ class StudioEndpoints:
         a new one (from the prompt and settings)."""
         work = tab.work if tab else None
         if work is None or work.state.stages_left == 0:
-            used = self.seed(seed, randomize_seed)
-            tab = self.new_session(tab, owner, prompt, used,
+            tab = self.new_session(tab, owner, prompt, self.seed(seed, randomize_seed),
                                    self.settings(stages, guidance, temperature, strategy, revision))
-        else:
-            tab = replace(tab, work=self.synced(work, owner))
-        state = self.studio.step(tab.work.state)
-        tab = self.save(tab, owner, state)
-        return self.page(tab) + (state.current.seed,)
+        return self.edited(tab, owner, self.studio.step)
 
     @shown_in_page
     def continue_generation(self, owner, tab, request: gr.Request):
         """The remaining stages of the open picture (after Step, Stop or an edit), streamed."""
-        work = self.synced(self.require_work(tab), owner)
-        if work.state.stages_left == 0:
+        tab = self.synced_tab(tab, owner)
+        if tab.work.state.stages_left == 0:
             raise ValueError("nothing left to generate: the picture is finished "
                              "(Branch continues from an earlier frame)")
-        tab = replace(tab, work=work)
-        for tab in self.stream(tab, owner, self.studio.resume(work.state), request.session_hash):
-            yield self.page(tab)
+        yield from self.streamed(tab, owner, self.studio.resume, request.session_hash, synced=True)
 
     @shown_in_page
     def repaint(self, selection, region_prompt, owner, tab, request: gr.Request):
         """Generate the brushed cells again (locked ones excepted), optionally from another prompt."""
-        work = self.synced(self.require_work(tab), owner)
+        tab = self.synced_tab(tab, owner)
         region = self.selected_cells(selection)
         prompt = optional_text(region_prompt)
         if prompt is not None:
             prompt = self.prompt_text(prompt, "region prompt")
-        if not (region & ~work.state.current.locked).any():
+        if not (region & ~tab.work.state.current.locked).any():
             raise ValueError("nothing to repaint: every selected cell is locked (unlock it first)")
-        tab = replace(tab, work=work)
-        for tab in self.stream(tab, owner, self.studio.repaint(work.state, region, prompt), request.session_hash):
-            yield self.page(tab)
+        yield from self.streamed(tab, owner, lambda state: self.studio.repaint(state, region, prompt),
+                                 request.session_hash, synced=True)
 
     @shown_in_page
     def revise(self, selection, owner, tab):
         """Re-predict the brushed cells from their surroundings, even where the model was sure."""
-        work = self.synced(self.require_work(tab), owner)
+        self.require_work(tab)
         region = self.selected_cells(selection)
-        frame = work.state.current
-        if not (region & frame.known & ~frame.locked).any():
-            raise ValueError("nothing to revise: select cells that are placed and not locked")
-        state = self.studio.force_revise(work.state, region)
-        return self.page(self.save(replace(tab, work=work), owner, state))
+
+        def revised(state: GenerationState) -> GenerationState:
+            frame = state.current
+            if not (region & frame.known & ~frame.locked).any():
+                raise ValueError("nothing to revise: select cells that are placed and not locked")
+            return self.studio.force_revise(state, region)
+        return self.edited(tab, owner, revised)
 
     @shown_in_page
     def branch(self, frame_index, branch_seed, branch_prompt, owner, tab, request: gr.Request):
         """A new branch from a frame of the timeline, generated to the end with a new seed (random
         when empty) and optionally a new prompt; the branch it came from stays as it is."""
-        work = self.synced(self.require_work(tab), owner)
+        work = self.synced_tab(tab, owner).work
         index = whole_number(frame_index, "frame_index")
         rewound = self.studio.rewind(work.state, index)
         if rewound.stages_left == 0:
@@ -272,9 +262,9 @@ class StudioEndpoints:
             prompt = self.prompt_text(prompt, "branch prompt")
         branch_id = self.store.new_branch(work.session_id, owner, work.branch_id, index)
         work = Workspace(work.session_id, branch_id, rewound, self.store.list_branches(work.session_id, owner))
-        tab = replace(tab, work=work)
-        for tab in self.stream(tab, owner, self.studio.resume(rewound, prompt, seed), request.session_hash):
-            yield self.page(tab)
+        yield from self.streamed(replace(tab, work=work), owner,
+                                 lambda state: self.studio.resume(state, prompt, seed), request.session_hash,
+                                 synced=True)
 
     def stop(self, request: gr.Request) -> None:
         """End this tab's running generation after the stage in progress (what is made is kept)."""
@@ -284,21 +274,53 @@ class StudioEndpoints:
     @shown_in_page
     def lock(self, selection, owner, tab):
         """Lock the brushed cells that are placed: nothing changes them again until unlocked."""
-        work = self.synced(self.require_work(tab), owner)
+        self.require_work(tab)
         region = self.selected_cells(selection)
-        frame = work.state.current
-        if not (region & frame.known & ~frame.locked).any():
-            raise ValueError("nothing to lock: select placed cells that are not locked yet "
-                             "(the checkered cells are not placed)")
-        return self.page(self.save(replace(tab, work=work), owner, self.studio.lock(work.state, region)))
+
+        def locked(state: GenerationState) -> GenerationState:
+            frame = state.current
+            if not (region & frame.known & ~frame.locked).any():
+                raise ValueError("nothing to lock: select placed cells that are not locked yet "
+                                 "(the checkered cells are not placed)")
+            return self.studio.lock(state, region)
+        return self.edited(tab, owner, locked)
 
     @shown_in_page
     def unlock(self, selection, owner, tab):
-        work = self.synced(self.require_work(tab), owner)
+        self.require_work(tab)
         region = self.selected_cells(selection)
-        if not (region & work.state.current.locked).any():
-            raise ValueError("nothing to unlock: none of the selected cells is locked")
-        return self.page(self.save(replace(tab, work=work), owner, self.studio.unlock(work.state, region)))
+
+        def unlocked(state: GenerationState) -> GenerationState:
+            if not (region & state.current.locked).any():
+                raise ValueError("nothing to unlock: none of the selected cells is locked")
+            return self.studio.unlock(state, region)
+        return self.edited(tab, owner, unlocked)
+
+    # -- the selection (no database, no model) --------------------------------------------------
+    def count_selected(self, selection):
+        """"N cells selected", after every stroke (private to the page)."""
+        try:
+            return count_line(self.selected_cells(selection))
+        except ValueError:
+            return count_line(None)
+
+    @shown_in_page
+    def select_cells(self, tool, selection, tab):
+        """A selection tool: "all", "invert", "clear", or "box" (the rectangle spanning what is
+        selected). Returns the canvas with the new selection and its count."""
+        work = self.require_work(tab)
+        try:
+            current = self.selected_cells(selection)
+        except ValueError:  # nothing brushed yet
+            current = np.zeros_like(work.state.current.known)
+        tools = {"all": lambda: np.ones_like(current), "invert": lambda: ~current,
+                 "clear": lambda: np.zeros_like(current), "box": lambda: box_of(current)}
+        if tool not in tools:
+            raise ValueError(f"tool must be one of {sorted(tools)}, got {tool!r}")
+        cells = tools[tool]()
+        canvas = self.render.selection_canvas(work)
+        canvas["layers"] = [layer_of(cells, canvas["background"].size[0])]
+        return canvas, count_line(cells)
 
     # -- looking ---------------------------------------------------------------------------------
     @shown_in_page
@@ -307,14 +329,14 @@ class StudioEndpoints:
         work = self.owned_work(tab, owner)
         last = len(work.state.frames) - 1
         index = whole_number(frame_index, "frame_index", 0, last)
-        return self.page(replace(tab, work=replace(work, viewing=None if index == last else index)))
+        return self.show(replace(tab, work=replace(work, viewing=None if index == last else index)))
 
     @shown_in_page
     def set_display(self, show_grid, show_marks, owner, tab):
         """Draw the token grid and/or outline the new (white), revised (red) and locked (blue) tokens."""
         if tab is not None and tab.work is not None:
             self.owned_work(tab, owner)
-        return self.page(replace(tab or TabState(), show_grid=bool(show_grid), show_marks=bool(show_marks)))
+        return self.show(replace(tab or TabState(), show_grid=bool(show_grid), show_marks=bool(show_marks)))
 
     # -- sessions --------------------------------------------------------------------------------
     @shown_in_page
@@ -328,7 +350,7 @@ class StudioEndpoints:
     def open_session(self, session_id, owner, tab):
         """Open a session of this browser exactly as it was saved, on its current branch."""
         opened = self.store.load(self.chosen_session(session_id), owner)
-        return self.page(replace(tab or TabState(), work=self.workspace(opened)))
+        return self.show(replace(tab or TabState(), work=self.workspace(opened)))
 
     @shown_in_page
     def open_branch(self, branch_id, owner, tab):
@@ -336,30 +358,38 @@ class StudioEndpoints:
         work = self.require_work(tab)
         number = whole_number(branch_id, "branch_id")
         self.store.set_current_branch(work.session_id, number, owner)
-        return self.page(replace(tab, work=self.workspace(self.store.load(work.session_id, owner, number))))
+        return self.show(replace(tab, work=self.workspace(self.store.load(work.session_id, owner, number))))
 
     @shown_in_page
     def delete_session(self, session_id, owner, tab):
-        """Delete a session of this browser (all its branches). Returns the page and the history."""
+        """Delete a session of this browser (all its branches)."""
         session_id = self.chosen_session(session_id)
         self.store.delete(session_id, owner)
         tab = tab or TabState()
         if tab.work is not None and tab.work.session_id == session_id:
             tab = replace(tab, work=None)
-        gallery, rows = self.list_sessions(owner)
-        return self.page(tab) + (gallery, rows)
+        return self.show(tab)  # the page refreshes the history after this (ui.py)
 
     def refresh_controls(self, tab):
         """The timeline, the branch list and the brush canvas, following the latest frame (chained
         after every action in the page)."""
-        return self.render.controls(tab)
+        return self.render.controls(tab).values()
 
     @staticmethod
     def pick_session(rows, evt: gr.SelectData):
-        """The id of the session clicked in the history gallery."""
+        """The id of the session clicked in the history gallery (the page then opens it)."""
         if not rows or evt.index is None or not 0 <= evt.index < len(rows):
-            return gr.skip()
+            raise gr.Error("that picture is no longer in the history: press Refresh", print_exception=False)
         return rows[evt.index]["id"]
+
+    @staticmethod
+    def ask_delete(session_id, rows):
+        """The question Delete asks first, naming the session (private to the page)."""
+        if not isinstance(session_id, str) or not session_id.strip():
+            raise gr.Error("no session chosen: click a picture in the history first", print_exception=False)
+        row = next((r for r in rows or [] if r.get("id") == session_id.strip()), None)
+        what = f"“{row['prompt']}” ({row['updated'].replace('T', ' ')})" if row else f"session {session_id[:8]}"
+        return gr.Row(visible=True), f"Delete {what} and all its branches? This cannot be undone."
 
     @staticmethod
     def ensure_owner(token):
@@ -424,7 +454,8 @@ class StudioEndpoints:
         # All or nothing: the store checks the file against this model, writes it in one
         # transaction and commits only once the page renders from what it wrote.
         shown: list[tuple] = []
+
         def renders(opened: OpenedSession) -> None:
-            shown.append(self.page(replace(tab or TabState(), work=self.workspace(opened))))
+            shown.append(self.show(replace(tab or TabState(), work=self.workspace(opened))))
         self.store.import_session(owner, export, self.model_spec, accept=renders)
         return shown[0]

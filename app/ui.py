@@ -1,12 +1,20 @@
-"""The page: layout and event wiring. What each event does is in endpoints.py.
+"""The page: its layout (`layout`) and its event wiring (`wire`). What each event does is in
+endpoints.py.
 
 Every action is a named API endpoint (api_name), so gradio_client can do all that the page does.
 Events that run the transformer share one queue ("model") whose concurrency limit is set in
 AppConfig.model_concurrency (1 by default: see the reason there); everything else runs in the
 "light" group so viewing, history and exports never wait behind a generation.
+
+The layout is built around the picture: on a laptop the prompt and settings sit left, and the
+picture, its status line, the timeline with the branch controls and the edit tools sit together
+on the right; on a phone (one column) the prompt and Generate come first, then the picture and
+everything that acts on it, then settings, examples and history.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, fields
 
 import gradio as gr
 
@@ -15,8 +23,9 @@ from studio_core.store import SessionStore
 from studio_core.studio import Studio
 
 from .config import AppConfig
-from .endpoints import StudioEndpoints
+from .endpoints import MAX_SEED, StudioEndpoints
 from .guards import bounded_editor
+from .selection import BRUSH_RGBA
 from .views import CONTROL_OUTPUTS, PAGE_OUTPUTS, WELCOME
 from .workspace import TabState
 
@@ -29,19 +38,41 @@ OWNER_STORAGE_SECRET = "progressive-studio"
 
 NEW_TOKEN_JS = """(token) => (typeof token === "string" && token.length >= 16) ? token :
     Array.from(crypto.getRandomValues(new Uint8Array(24)), (b) => b.toString(16).padStart(2, "0")).join("")"""
+SCROLL_TO_PICTURE_JS = """() => { document.getElementById("picture")?.scrollIntoView({block: "start"}); }"""
 
 MAX_FRAME_INDEX = 1_000_000
 
+# The picture is sent small while it streams and the browser scales it (pixelated: each token's
+# pixels stay square and sharp), at most as tall as leaves its status line and the timeline in
+# view on a laptop screen. On a phone (one column), the page's blocks are reordered so the picture
+# follows the prompt and Generate.
 CSS = """
 #picture img, #selection canvas, .token-view img, #history img { image-rendering: pixelated; }
+#picture img { width: 100%; height: 100%; max-height: min(54vh, 560px); object-fit: contain; }
+#picture { min-height: min(54vh, 280px); }
 .token-view { min-width: 110px !important; }
+#title h1 { margin: 0; font-size: 1.4em; }
+.legend { font-size: 0.85em; }
+.ramp { display: inline-block; width: 80px; height: 0.8em; vertical-align: middle;
+        background: linear-gradient(90deg, #440154, #3b528b, #21918c, #5ec962, #fde725); }
+@media (max-width: 760px) {
+  #main { flex-direction: column; }
+  #compose { display: contents; }
+  #compose-top { order: 1; }
+  #stage { order: 2; }
+  #compose-more { order: 3; }
+  #picture img { max-height: 70vh; }
+}
 """
 
-INTRO = """# Progressive Studio
-Text to image, **coarse to fine**: the model places many tokens of its grid per stage, structure first
-and detail last, and revises tokens it no longer believes. Steer it between stages: brush over cells,
-then **Lock**, **Repaint** or **Force revise** them; go back on the timeline and **Branch**. Every
-session is saved in this browser's history."""
+INTRO = ("# Progressive Studio\nText to image, **coarse to fine**: structure first, detail last; steer it "
+         "between stages (select cells, then **Lock**, **Repaint** or **Force revise**; go back on the "
+         "timeline and **Branch**).")
+
+LEGEND = """<div class="legend">
+<b>Placed at stage</b> and <b>Confidence</b>: <span class="ramp"></span> early / unsure → late / sure;
+dark grey: not placed yet. <b>Revised last</b>: red cells were redrawn at this frame.
+<b>Locked</b>: blue cells never change until unlocked.</div>"""
 
 
 def launch_options(config: AppConfig) -> dict:
@@ -52,181 +83,312 @@ def launch_options(config: AppConfig) -> dict:
     return {"css": CSS, "allowed_paths": [str(config.exports_dir)], "max_file_size": config.max_upload_bytes}
 
 
+@dataclass(frozen=True)
+class PageLayout:
+    """Every component the wiring uses, by name. Page outputs and controls are looked up by the
+    field names of views.PageView and views.Controls."""
+    tab: gr.State
+    owner: gr.BrowserState
+    prompt: gr.Textbox
+    seed: gr.Number
+    randomize: gr.Checkbox
+    generate_btn: gr.Button
+    stop_btn: gr.Button
+    step_btn: gr.Button
+    continue_btn: gr.Button
+    stages: gr.Slider
+    guidance: gr.Slider
+    temperature: gr.Slider
+    strategy: gr.Dropdown
+    revision: gr.Slider
+    picture: gr.Image
+    status: gr.Markdown
+    show_grid: gr.Checkbox
+    show_marks: gr.Checkbox
+    timeline: gr.Slider
+    branch_seed: gr.Number
+    branch_prompt: gr.Textbox
+    branch_btn: gr.Button
+    branches: gr.Dropdown
+    tools: gr.Tabs
+    selection: gr.ImageEditor
+    selection_count: gr.Markdown
+    select_all_btn: gr.Button
+    select_invert_btn: gr.Button
+    select_box_btn: gr.Button
+    select_clear_btn: gr.Button
+    region_prompt: gr.Textbox
+    lock_btn: gr.Button
+    unlock_btn: gr.Button
+    repaint_btn: gr.Button
+    revise_btn: gr.Button
+    view_placed: gr.Image
+    view_confidence: gr.Image
+    view_revised: gr.Image
+    view_locked: gr.Image
+    gif_btn: gr.Button
+    png_btn: gr.Button
+    json_btn: gr.Button
+    import_btn: gr.UploadButton
+    download: gr.File
+    frame_data: gr.JSON
+    history: gr.Gallery
+    history_rows: gr.JSON
+    session_id: gr.Textbox
+    delete_btn: gr.Button
+    confirm_row: gr.Row
+    confirm_text: gr.Markdown
+    confirm_delete_btn: gr.Button
+    cancel_delete_btn: gr.Button
+    refresh_btn: gr.Button
+
+    def outputs(self, names: tuple[str, ...]) -> list:
+        return [getattr(self, name) for name in names]
+
+    @property
+    def settings(self) -> list:
+        return [self.stages, self.guidance, self.temperature, self.strategy, self.revision]
+
+    @property
+    def busy_buttons(self) -> list:
+        """The buttons that start model work: disabled while a generation runs (a double click
+        makes one session)."""
+        return [self.generate_btn, self.step_btn, self.continue_btn, self.repaint_btn, self.branch_btn]
+
+
 def build_app(studio: Studio, store: SessionStore, config: AppConfig) -> gr.Blocks:
     """The studio page over a loaded Studio and a session store. Builds only; nothing runs."""
     endpoints = StudioEndpoints(studio, store, config)
+    with gr.Blocks(title=config.title, analytics_enabled=False, delete_cache=(900, 3600)) as demo:
+        page = layout(studio, config)
+        wire(demo, page, endpoints, config)
+    demo.queue(default_concurrency_limit=config.light_concurrency, max_size=config.max_queue_size)
+    return demo
+
+
+def layout(studio: Studio, config: AppConfig) -> PageLayout:
+    """The page's components, placed (inside an open gr.Blocks)."""
     defaults = studio.default_settings
     tokens = studio.grid_size ** 2
+    canvas = studio.models.tokenizer.image_size * max(1, round(config.picture_size
+                                                               / studio.models.tokenizer.image_size))
+    c: dict = {"tab": gr.State(TabState()),
+               "owner": gr.BrowserState(None, storage_key=OWNER_STORAGE_KEY, secret=OWNER_STORAGE_SECRET)}
+    gr.Markdown(INTRO, elem_id="title")
 
-    with gr.Blocks(title=config.title, analytics_enabled=False, delete_cache=(900, 3600)) as demo:
-        tab = gr.State(TabState())
-        owner = gr.BrowserState(None, storage_key=OWNER_STORAGE_KEY, secret=OWNER_STORAGE_SECRET)
-        gr.Markdown(INTRO)
-
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=2, min_width=300):
-                prompt = gr.Textbox(label="Prompt", lines=2, max_lines=4, elem_id="prompt",
-                                    placeholder="a large red circle in the top left")
+    with gr.Row(equal_height=False, elem_id="main"):
+        with gr.Column(scale=2, min_width=300, elem_id="compose"):
+            with gr.Column(elem_id="compose-top"):
+                c["prompt"] = gr.Textbox(label="Prompt", lines=2, max_lines=4, elem_id="prompt",
+                                         placeholder="a large red circle in the top left")
+                # (A model picker belongs here, beside the prompt, when the app serves several.)
                 with gr.Row():
-                    seed = gr.Number(label="Seed", value=0, precision=0, minimum=0, maximum=2**31 - 1, scale=2)
-                    randomize = gr.Checkbox(label="Randomize seed", value=True, scale=1)
+                    c["generate_btn"] = gr.Button("Generate", variant="primary", elem_id="generate")
+                    c["stop_btn"] = gr.Button("Stop", variant="stop", elem_id="stop")
                 with gr.Row():
-                    generate_btn = gr.Button("Generate", variant="primary")
-                    stop_btn = gr.Button("Stop", variant="stop")
+                    c["step_btn"] = gr.Button("Step one stage", size="sm")
+                    c["continue_btn"] = gr.Button("Continue", size="sm")
+            with gr.Column(elem_id="compose-more"):
                 with gr.Row():
-                    step_btn = gr.Button("Step one stage", size="sm")
-                    continue_btn = gr.Button("Continue", size="sm")
-                status = gr.Markdown(WELCOME, elem_id="status")
+                    c["seed"] = gr.Number(label="Seed", value=0, precision=0, minimum=0, maximum=MAX_SEED, scale=2)
+                    c["randomize"] = gr.Checkbox(label="Randomize seed", value=True, scale=1)
                 with gr.Accordion("Advanced settings", open=False):
-                    stages = gr.Slider(1, min(64, tokens), value=defaults.stages, step=1, label="Stages")
-                    guidance = gr.Slider(0, 10, value=defaults.guidance, step=0.5, label="Guidance")
-                    temperature = gr.Slider(0.1, 3, value=defaults.temperature, step=0.05, label="Temperature")
-                    strategy = gr.Dropdown(list(STRATEGIES), value=defaults.strategy, label="Scoring strategy",
-                                           info="qerror: lowest predicted quantization error first; importance: "
-                                                "learned, re-scored every stage; confidence: MaskGIT")
-                    revision = gr.Slider(0, 2, value=defaults.revision, step=0.05, label="Revision strength",
-                                         info="share of a stage's tokens that may be revised (0 = never)")
-                gr.Examples([[p] for p in config.examples], inputs=[prompt], label="Example prompts")
+                    c["stages"] = gr.Slider(1, min(64, tokens), value=defaults.stages, step=1, label="Stages")
+                    c["guidance"] = gr.Slider(0, 10, value=defaults.guidance, step=0.5, label="Guidance")
+                    c["temperature"] = gr.Slider(0.1, 3, value=defaults.temperature, step=0.05,
+                                                 label="Temperature")
+                    c["strategy"] = gr.Dropdown(
+                        list(STRATEGIES), value=defaults.strategy, label="Scoring strategy",
+                        info="qerror: lowest predicted quantization error first; importance: learned, "
+                             "re-scored every stage; confidence: MaskGIT")
+                    c["revision"] = gr.Slider(0, 2, value=defaults.revision, step=0.05, label="Revision strength",
+                                              info="share of a stage's tokens that may be revised (0 = never)")
+                gr.Examples([[p] for p in config.examples], inputs=[c["prompt"]], label="Example prompts")
 
-            with gr.Column(scale=3, min_width=360):
-                picture = gr.Image(label="Picture", format="png", interactive=False, elem_id="picture",
-                                   height=config.picture_size + 50, buttons=["download", "fullscreen"])
-                with gr.Row():
-                    show_grid = gr.Checkbox(label="Token grid", value=False)
-                    show_marks = gr.Checkbox(label="Mark new (white) / revised (red) / locked (blue)", value=False)
+        with gr.Column(scale=3, min_width=340, elem_id="stage"):
+            with gr.Tabs(selected="view") as c["tools"]:
+                with gr.Tab("Picture", id="view"):
+                    c["picture"] = gr.Image(label="Picture", format="png", interactive=False, elem_id="picture",
+                                            buttons=["download", "fullscreen"], show_label=False)
+                with gr.Tab("Select cells", id="select"):
+                    # Selecting on the same picture: the canvas is the latest frame (edits apply to
+                    # it) with the token grid and the locked cells drawn.
+                    c["selection"] = gr.ImageEditor(
+                        label="Select cells: brush over them, or draw a loop around a shape", type="numpy",
+                        image_mode="RGBA", format="png", sources=(), transforms=(), layers=False,
+                        elem_id="selection", canvas_size=(canvas, canvas), fixed_canvas=True,
+                        brush=gr.Brush(colors=["rgba({}, {}, {}, {:.2f})".format(*BRUSH_RGBA[:3], BRUSH_RGBA[3] / 255)],
+                                       color_mode="fixed", default_size=max(4, canvas // 40)),
+                        buttons=[], interactive=True, height=min(canvas, 420) + 70)
+                    bounded_editor(c["selection"], config.max_selection_pixels)
+                    with gr.Row():
+                        c["select_all_btn"] = gr.Button("All", size="sm", min_width=60)
+                        c["select_invert_btn"] = gr.Button("Invert", size="sm", min_width=60)
+                        c["select_box_btn"] = gr.Button("Box", size="sm", min_width=60)
+                        c["select_clear_btn"] = gr.Button("Clear", size="sm", min_width=60)
+                    c["selection_count"] = gr.Markdown("", elem_id="selection-count")
+                    c["region_prompt"] = gr.Textbox(label="Region prompt (optional, for Repaint)", lines=1)
+                    with gr.Row():
+                        c["lock_btn"] = gr.Button("Lock", size="sm", min_width=70)
+                        c["unlock_btn"] = gr.Button("Unlock", size="sm", min_width=70)
+                        c["repaint_btn"] = gr.Button("Repaint", size="sm", min_width=70)
+                        c["revise_btn"] = gr.Button("Force revise", size="sm", min_width=70)
+            c["status"] = gr.Markdown(WELCOME, elem_id="status")
+            # Hidden until there is a picture. The page sets the slider's range to the branch after
+            # each action; the API range is wide open and the handlers check an index against the
+            # branch (their message says how many frames there are).
+            c["timeline"] = gr.Slider(0, MAX_FRAME_INDEX, value=0, step=1, label="Timeline", interactive=False,
+                                      visible=False, elem_id="timeline")
+            with gr.Row(equal_height=True):
+                c["branch_seed"] = gr.Number(label="Branch seed", value=None, precision=0, placeholder="random",
+                                             minimum=0, maximum=MAX_SEED, min_width=100)
+                c["branch_prompt"] = gr.Textbox(label="Branch prompt", placeholder="same prompt", lines=1,
+                                                min_width=140)
+                c["branch_btn"] = gr.Button("Branch from this frame", min_width=120)
+            # Custom values allowed for the same reason as the timeline: the store checks the id.
+            c["branches"] = gr.Dropdown(choices=[], label="Branches of this session", interactive=True,
+                                        allow_custom_value=True)
+            with gr.Row():
+                c["show_grid"] = gr.Checkbox(label="Token grid", value=False)
+                c["show_marks"] = gr.Checkbox(label="Mark new (white) / revised (red) / locked (blue)", value=False)
+            with gr.Accordion("Token views", open=False):
+                gr.HTML(LEGEND)
                 with gr.Row():
                     view_kwargs = dict(format="png", interactive=False, height=config.view_size + 40,
                                        elem_classes="token-view", buttons=[])
-                    view_placed = gr.Image(label="Placed at stage", **view_kwargs)
-                    view_confidence = gr.Image(label="Confidence", **view_kwargs)
-                    view_revised = gr.Image(label="Revised last", **view_kwargs)
-                    view_locked = gr.Image(label="Locked", **view_kwargs)
-
-        with gr.Accordion("Edit: brush over cells, then Lock, Unlock, Repaint or Force revise", open=True):
-            with gr.Row(equal_height=False):
-                with gr.Column(scale=3, min_width=360):
-                    selection = gr.ImageEditor(
-                        label="Select cells (any cell the brush touches)", type="numpy", image_mode="RGBA",
-                        format="png", sources=(), transforms=(), layers=False, elem_id="selection",
-                        canvas_size=(config.picture_size, config.picture_size), fixed_canvas=True,
-                        brush=gr.Brush(colors=["rgba(255, 0, 255, 0.55)"], color_mode="fixed",
-                                       default_size=max(4, config.picture_size // 40)),
-                        buttons=[], interactive=True, height=config.picture_size + 90)
-                    bounded_editor(selection, config.max_selection_pixels)
-                with gr.Column(scale=2, min_width=300):
-                    gr.Markdown("Edits apply to the latest frame. Locked cells (blue outline) never change "
-                                "until unlocked; Repaint generates the selected cells again over a few stages, "
-                                "optionally from another prompt; Force revise re-predicts them from their "
-                                "surroundings.")
-                    region_prompt = gr.Textbox(label="Region prompt (optional, for Repaint)", lines=1)
-                    with gr.Row():
-                        lock_btn = gr.Button("Lock")
-                        unlock_btn = gr.Button("Unlock")
-                    with gr.Row():
-                        repaint_btn = gr.Button("Repaint")
-                        revise_btn = gr.Button("Force revise")
-
-        with gr.Accordion("Timeline, branches and export", open=True):
-            # The page sets the slider's range to the branch after each action; the API range is
-            # wide open and the handlers check an index against the branch (their message says how
-            # many frames there are), since API clients never run the page's after-action refresh.
-            timeline = gr.Slider(0, MAX_FRAME_INDEX, value=0, step=1, label="Timeline", interactive=False,
-                                 elem_id="timeline")
-            with gr.Row(equal_height=True):
-                branch_seed = gr.Number(label="Branch seed (empty: random)", value=None, precision=0)
-                branch_prompt = gr.Textbox(label="Branch prompt (empty: same)", lines=1)
-                branch_btn = gr.Button("Branch from this frame")
-                # Custom values allowed for the same reason as the timeline: the store checks the id.
-                branches = gr.Dropdown(choices=[], label="Branches of this session", interactive=True,
-                                       allow_custom_value=True)
+                    c["view_placed"] = gr.Image(label="Placed at stage", **view_kwargs)
+                    c["view_confidence"] = gr.Image(label="Confidence", **view_kwargs)
+                    c["view_revised"] = gr.Image(label="Revised last", **view_kwargs)
+                    c["view_locked"] = gr.Image(label="Locked", **view_kwargs)
             with gr.Row():
-                gif_btn = gr.Button("Export GIF", size="sm")
-                png_btn = gr.Button("Export PNG", size="sm")
-                json_btn = gr.Button("Export session JSON", size="sm")
-                import_btn = gr.UploadButton("Import session JSON", file_types=[".json"], size="sm")
-            download = gr.File(label="Exported file", interactive=False, elem_id="download")
+                c["gif_btn"] = gr.Button("Export GIF", size="sm")
+                c["png_btn"] = gr.Button("Export PNG", size="sm")
+                c["json_btn"] = gr.Button("Export session JSON", size="sm")
+                c["import_btn"] = gr.UploadButton("Import session JSON", file_types=[".json"], size="sm")
+            c["download"] = gr.File(label="Exported file", interactive=False, elem_id="download")
             with gr.Accordion("Frame data (JSON)", open=False):
-                frame_json = gr.JSON(label="Frame on screen")
+                c["frame_data"] = gr.JSON(label="Frame on screen")
 
-        with gr.Accordion("History: this browser's sessions", open=True):
-            history = gr.Gallery(label="Sessions", columns=8, height=220, allow_preview=False, fit_columns=False,
-                                 object_fit="contain", format="png", elem_id="history")
-            history_rows = gr.JSON(visible=False)
-            with gr.Row(equal_height=True):
-                session_id = gr.Textbox(label="Session id", placeholder="click a picture above", scale=3)
-                open_btn = gr.Button("Open", scale=1)
-                delete_btn = gr.Button("Delete", variant="stop", scale=1)
-                refresh_btn = gr.Button("Refresh", scale=1)
+    with gr.Accordion("History: this browser's sessions (click one to open it)", open=True):
+        c["history"] = gr.Gallery(label="Sessions", columns=6, height=240, allow_preview=False, fit_columns=False,
+                                  object_fit="contain", format="png", elem_id="history")
+        c["history_rows"] = gr.JSON(visible=False)
+        with gr.Row(equal_height=True):
+            c["session_id"] = gr.Textbox(label="Session id", placeholder="click a picture above (Enter opens)",
+                                         scale=3)
+            c["refresh_btn"] = gr.Button("Refresh", scale=1)
+            c["delete_btn"] = gr.Button("Delete…", variant="stop", scale=1, elem_id="delete")
+        with gr.Row(visible=False, elem_id="confirm-delete") as c["confirm_row"]:
+            c["confirm_text"] = gr.Markdown("")
+            c["confirm_delete_btn"] = gr.Button("Yes, delete it", variant="stop", scale=0)
+            c["cancel_delete_btn"] = gr.Button("Keep it", scale=0)
+    return PageLayout(**c)
 
-        named = dict(tab=tab, picture=picture, status=status, view_placed=view_placed,
-                     view_confidence=view_confidence, view_revised=view_revised, view_locked=view_locked,
-                     frame_data=frame_json, timeline=timeline, branches=branches, selection=selection)
-        page = [named[name] for name in PAGE_OUTPUTS]
-        controls = [named[name] for name in CONTROL_OUTPUTS]
-        settings = [stages, guidance, temperature, strategy, revision]
-        model = dict(concurrency_id="model", concurrency_limit=config.model_concurrency, show_progress="minimal")
-        light = dict(concurrency_id="light", concurrency_limit=config.light_concurrency)
-        # After a generation, an import, a page load: the gallery follows (private: /list_sessions
-        # is the public way; a private event still takes an api name, hence its own).
-        refresh_history = dict(fn=endpoints.list_sessions, inputs=[owner], outputs=[history, history_rows],
-                               api_name="refresh_history", api_visibility="private", **light)
-        # After any action that changes the latest frame: the controls follow it (see views.py).
-        refresh_controls = dict(fn=endpoints.refresh_controls, inputs=[tab], outputs=controls,
-                                api_name="refresh_controls", api_visibility="private", show_progress="hidden",
+
+def busy(*_):
+    return [gr.Button(interactive=False)] * 5
+
+
+def idle(*_):
+    return [gr.Button(interactive=True)] * 5
+
+
+def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: AppConfig) -> None:
+    """The page's events (inside the gr.Blocks that holds `ui`)."""
+    page = ui.outputs(PAGE_OUTPUTS)
+    controls = ui.outputs(CONTROL_OUTPUTS)
+    owner, tab = ui.owner, ui.tab
+    # No progress overlay on the outputs: the status line says which stage is on screen, and an
+    # error is one toast, not a red pill on every output of the event.
+    model = dict(concurrency_id="model", concurrency_limit=config.model_concurrency, show_progress="hidden")
+    light = dict(concurrency_id="light", concurrency_limit=config.light_concurrency, show_progress="hidden")
+    instant = dict(queue=False, show_progress="hidden", api_visibility="private")
+    # After a generation, an import, a page load: the gallery follows (private: /list_sessions
+    # is the public way; a private event still takes an api name, hence its own).
+    refresh_history = dict(fn=endpoints.list_sessions, inputs=[owner], outputs=[ui.history, ui.history_rows],
+                           api_name="refresh_history", api_visibility="private", **light)
+    # After any action that changes the latest frame: the controls follow it (see views.py).
+    refresh_controls = dict(fn=endpoints.refresh_controls, inputs=[tab], outputs=controls,
+                            api_name="refresh_controls", api_visibility="private", **light)
+
+    def model_work(triggers, fn, inputs, api_name):
+        """A model event: the start buttons go grey at once (in the browser, so a second click
+        finds them disabled), the work streams, then the buttons come back and the controls follow."""
+        started = gr.on(triggers, busy, None, ui.busy_buttons, **instant)
+        running = started.then(fn, inputs, page, api_name=api_name, **model)
+        running.then(idle, None, ui.busy_buttons, **instant)
+        running.then(**refresh_controls)
+        return running
+
+    generating = model_work([ui.generate_btn.click, ui.prompt.submit], endpoints.generate,
+                            [ui.prompt, ui.seed, ui.randomize, *ui.settings, owner, tab], "generate")
+    stepping = model_work([ui.step_btn.click], endpoints.step,
+                          [ui.prompt, ui.seed, ui.randomize, *ui.settings, owner, tab], "step")
+    model_work([ui.continue_btn.click], endpoints.continue_generation, [owner, tab], "continue")
+    repainting = model_work([ui.repaint_btn.click], endpoints.repaint,
+                            [ui.selection, ui.region_prompt, owner, tab], "repaint")
+    branching = model_work([ui.branch_btn.click], endpoints.branch,
+                           [ui.timeline, ui.branch_seed, ui.branch_prompt, owner, tab], "branch")
+    revising = ui.revise_btn.click(endpoints.revise, [ui.selection, owner, tab], page, api_name="revise", **model)
+    # Repaint and Force revise change the picture: show it (the canvas follows when they end).
+    gr.on([ui.repaint_btn.click, ui.revise_btn.click], lambda: gr.Tabs(selected="view"), None, ui.tools, **instant)
+    # Stop: the endpoint ends the run cooperatively after its current stage (works for
+    # gradio_client too; the run's last page says "stopped"); `cancels` also drops a click still
+    # waiting in the queue.
+    ui.stop_btn.click(endpoints.stop, None, None, api_name="stop", concurrency_limit=None,
+                      cancels=[stepping, revising]).then(idle, None, ui.busy_buttons, **instant)
+
+    locking = ui.lock_btn.click(endpoints.lock, [ui.selection, owner, tab], page, api_name="lock", **light)
+    unlocking = ui.unlock_btn.click(endpoints.unlock, [ui.selection, owner, tab], page, api_name="unlock", **light)
+
+    # The selection: its count after every stroke, and the tools.
+    ui.selection.change(endpoints.count_selected, [ui.selection], [ui.selection_count], api_visibility="private",
+                        trigger_mode="always_last", **light)
+    for button, tool in ((ui.select_all_btn, "all"), (ui.select_invert_btn, "invert"),
+                         (ui.select_box_btn, "box"), (ui.select_clear_btn, "clear")):
+        button.click(endpoints.select_cells, [gr.State(tool), ui.selection, tab],
+                     [ui.selection, ui.selection_count], api_visibility="private", **light)
+
+    # The picture follows the timeline however it moves (drag, arrow keys, a typed number).
+    ui.timeline.change(endpoints.view_frame, [ui.timeline, owner, tab], page, api_name="view_frame",
+                       trigger_mode="always_last", **light)
+    gr.on([ui.show_grid.change, ui.show_marks.change], endpoints.set_display, [ui.show_grid, ui.show_marks, owner, tab],
+          page, api_name="set_display", **light)
+
+    ui.gif_btn.click(endpoints.export_gif, [owner, tab], ui.download, api_name="export_gif", **light)
+    ui.png_btn.click(endpoints.export_png, [owner, tab], ui.download, api_name="export_png", **light)
+    ui.json_btn.click(endpoints.export_json, [owner, tab], ui.download, api_name="export_json", **light)
+    importing = ui.import_btn.upload(endpoints.import_json, [ui.import_btn, owner, tab], page,
+                                     api_name="import_json", **light)
+
+    # History: one click on a picture opens it and brings the picture into view.
+    ui.refresh_btn.click(endpoints.list_sessions, [owner], [ui.history, ui.history_rows], api_name="list_sessions",
+                         **light)
+    picking = ui.history.select(endpoints.pick_session, [ui.history_rows], ui.session_id, api_visibility="private",
                                 **light)
+    opening = picking.success(endpoints.open_session, [ui.session_id, owner, tab], page, api_name="open_session",
+                              **light)
+    opening_typed = ui.session_id.submit(endpoints.open_session, [ui.session_id, owner, tab], page,
+                                         api_visibility="private", **light)
+    for event in (opening, opening_typed):
+        event.then(None, js=SCROLL_TO_PICTURE_JS)
+    # Delete asks first (in the page: the question names the session).
+    ui.delete_btn.click(endpoints.ask_delete, [ui.session_id, ui.history_rows], [ui.confirm_row, ui.confirm_text],
+                        api_visibility="private", **light)
+    ui.cancel_delete_btn.click(lambda: gr.Row(visible=False), None, ui.confirm_row, **instant)
+    deleting = ui.confirm_delete_btn.click(endpoints.delete_session, [ui.session_id, owner, tab], page,
+                                           api_name="delete_session", **light)
+    deleting.then(lambda: gr.Row(visible=False), None, ui.confirm_row, **instant)
+    switching = ui.branches.input(endpoints.open_branch, [ui.branches, owner, tab], page, api_name="open_branch",
+                                  **light)
 
-        # Generation: streamed, one queue for the model.
-        generating = gr.on([generate_btn.click, prompt.submit], endpoints.generate,
-                           [prompt, seed, randomize, *settings, owner, tab], page + [seed],
-                           api_name="generate", **model)
-        stepping = step_btn.click(endpoints.step, [prompt, seed, randomize, *settings, owner, tab],
-                                  page + [seed], api_name="step", **model)
-        continuing = continue_btn.click(endpoints.continue_generation, [owner, tab], page,
-                                        api_name="continue", **model)
-        repainting = repaint_btn.click(endpoints.repaint, [selection, region_prompt, owner, tab], page,
-                                       api_name="repaint", **model)
-        revising = revise_btn.click(endpoints.revise, [selection, owner, tab], page, api_name="revise", **model)
-        branching = branch_btn.click(endpoints.branch, [timeline, branch_seed, branch_prompt, owner, tab], page,
-                                     api_name="branch", **model)
-        # Stop: the endpoint ends the run cooperatively after its current stage (works for
-        # gradio_client too); `cancels` also drops a click still waiting in the queue.
-        stopping = stop_btn.click(endpoints.stop, None, None, api_name="stop", concurrency_limit=None,
-                                  cancels=[generating, stepping, continuing, repainting, revising, branching])
+    for event in (revising, locking, unlocking, importing, opening, opening_typed, deleting, switching):
+        event.then(**refresh_controls)
+    for event in (generating, stepping, branching, importing, deleting):
+        event.then(**refresh_history)
 
-        locking = lock_btn.click(endpoints.lock, [selection, owner, tab], page, api_name="lock", **light)
-        unlocking = unlock_btn.click(endpoints.unlock, [selection, owner, tab], page, api_name="unlock", **light)
-
-        timeline.release(endpoints.view_frame, [timeline, owner, tab], page, api_name="view_frame", **light)
-        gr.on([show_grid.change, show_marks.change], endpoints.set_display, [show_grid, show_marks, owner, tab], page,
-              api_name="set_display", **light)
-
-        gif_btn.click(endpoints.export_gif, [owner, tab], download, api_name="export_gif", **light)
-        png_btn.click(endpoints.export_png, [owner, tab], download, api_name="export_png", **light)
-        json_btn.click(endpoints.export_json, [owner, tab], download, api_name="export_json", **light)
-        importing = import_btn.upload(endpoints.import_json, [import_btn, owner, tab], page, api_name="import_json",
-                                      **light)
-
-        refresh_btn.click(endpoints.list_sessions, [owner], [history, history_rows], api_name="list_sessions",
-                          **light)
-        history.select(endpoints.pick_session, [history_rows], session_id, api_visibility="private", **light)
-        opening = open_btn.click(endpoints.open_session, [session_id, owner, tab], page, api_name="open_session",
-                                 **light)
-        deleting = delete_btn.click(endpoints.delete_session, [session_id, owner, tab],
-                                    page + [history, history_rows], api_name="delete_session", **light)
-        switching = branches.input(endpoints.open_branch, [branches, owner, tab], page, api_name="open_branch",
-                                   **light)
-
-        for event in (generating, stepping, continuing, repainting, revising, branching, stopping, locking,
-                      unlocking, importing, opening, deleting, switching):
-            event.then(**refresh_controls)
-        for event in (generating, stepping, branching, importing):
-            event.then(**refresh_history)
-
-        # A first visit makes this browser's token, in the browser (no round trip, so it exists
-        # before anyone can click; getRandomValues also works on plain-http LAN addresses, where
-        # crypto.randomUUID does not); the server checks it, then the history is filled in.
-        demo.load(None, [owner], [owner], js=NEW_TOKEN_JS, api_visibility="private").then(
-            endpoints.ensure_owner, [owner], [owner], api_visibility="private", **light).then(**refresh_history)
-
-    demo.queue(default_concurrency_limit=config.light_concurrency, max_size=config.max_queue_size)
-    return demo
+    # A first visit makes this browser's token, in the browser (no round trip, so it exists
+    # before anyone can click; getRandomValues also works on plain-http LAN addresses, where
+    # crypto.randomUUID does not); the server checks it, then the history is filled in.
+    demo.load(None, [owner], [owner], js=NEW_TOKEN_JS, api_visibility="private").then(
+        endpoints.ensure_owner, [owner], [owner], api_visibility="private", **light).then(**refresh_history)

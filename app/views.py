@@ -1,13 +1,18 @@
 """What the page shows for a tab: the picture, the status line, the token views and the frame's
 data (streamed at every stage), and the controls that follow the latest frame (timeline, branch
 list, brush canvas). Presentation only: pictures come from the Studio (decode) and
-studio_core.render."""
+studio_core.render.
+
+Both are typed records (`PageView`, `Controls`) whose field names are the names of the page's
+components: ui.py builds each event's output list from the same names, so nothing depends on a
+position in a tuple.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
 import gradio as gr
@@ -21,37 +26,62 @@ from studio_core.studio import Studio
 from .config import AppConfig
 from .workspace import TabState, Workspace
 
-# The outputs every page-changing event returns, streamed at every stage, in this order (ui.py
-# builds the same list from these names).
-PAGE_OUTPUTS = ("tab", "picture", "status", "view_placed", "view_confidence", "view_revised", "view_locked",
-                "frame_data")
-# The controls that follow the latest frame are refreshed once, after an action ends, by a chained
-# event: the timeline, the branch list and the brush canvas. Gradio rebuilds a component for each
-# slider or dropdown update (measured: about as costly as sending the picture), and streaming into
-# the canvas (gr.ImageEditor) at every stage leaves it showing a stale frame (it loads images
-# asynchronously and an older load can finish last), so the stages stream into a plain gr.Image.
-CONTROL_OUTPUTS = ("timeline", "branches", "selection")
+
+def _values(record) -> tuple:
+    """A record's values in field order: the order of the outputs ui.py wires for it."""
+    return tuple(getattr(record, f.name) for f in fields(record))
 
 
-def in_page_order(**values) -> tuple:
-    """The page's values as the tuple Gradio expects, in PAGE_OUTPUTS order (each name required)."""
-    if set(values) != set(PAGE_OUTPUTS):
-        raise TypeError(f"page values {sorted(values)} do not match the outputs {sorted(PAGE_OUTPUTS)}")
-    return tuple(values[name] for name in PAGE_OUTPUTS)
+@dataclass(frozen=True)
+class PageView:
+    """The outputs of every event that changes what is on screen (streamed at every stage)."""
+    tab: TabState
+    picture: object  # a PIL image, None (nothing yet), or gr.skip()
+    status: str
+    view_placed: object
+    view_confidence: object
+    view_revised: object
+    view_locked: object
+    frame_data: dict | None
+    seed: object  # the seed of the picture on screen, shown in the Seed box; gr.skip() when none
 
+    def values(self) -> tuple:
+        return _values(self)
+
+
+@dataclass(frozen=True)
+class Controls:
+    """The controls that follow the latest frame, refreshed once after an action ends (chained
+    event): Gradio rebuilds a component for each slider or dropdown update (measured: about as
+    costly as sending the picture), and streaming into the canvas (gr.ImageEditor) at every stage
+    leaves it showing a stale frame (it loads images asynchronously and an older load can finish
+    last), so the stages stream into a plain gr.Image and these follow at the end."""
+    timeline: object
+    branches: object
+    selection: object
+    branch_seed: object
+
+    def values(self) -> tuple:
+        return _values(self)
+
+
+PAGE_OUTPUTS = tuple(f.name for f in fields(PageView))
+CONTROL_OUTPUTS = tuple(f.name for f in fields(Controls))
 
 WELCOME = "Type a prompt and press **Generate**: the picture appears stage by stage, coarse to fine."
 EVENT_NAMES = {"start": "blank start", "stage": "generated", "lock": "locked", "unlock": "unlocked",
                "repaint": "repainted", "revise": "revised"}
 
 
-def status_line(work: Workspace) -> str:
+def status_line(work: Workspace, note: str | None = None) -> str:
     frame, frames, stages = work.frame, len(work.state.frames), len(work.state.plan)
     head = f"**Stage {frame.stage} / {stages}**" + (" · finished" if frame.done else "")
     if frame.event not in ("stage", "start"):
         head += f" · {EVENT_NAMES.get(frame.event, frame.event)}"
-    parts = [head, f"seed {frame.seed}", f"frame {work.frame_index} of {frames - 1}",
+    parts = [head, f"frame {work.frame_index} of {frames - 1}", f"seed {frame.seed}",
              f"branch {work.branch_number}", f"session `{work.session_id[:8]}`"]
+    if note:
+        parts.insert(1, note)
     if work.viewing is not None:
         parts.append("viewing an earlier frame (edits apply to the latest; **Branch** continues from here)")
     return " · ".join(parts)
@@ -93,33 +123,38 @@ class PageRenderer:
         neighbour scaling by a whole number keeps every token's pixels square and sharp."""
         return max(1, round(size / self.image_size))
 
-    def page(self, tab: TabState) -> tuple:
+    def empty(self, tab: TabState, status: str = WELCOME) -> PageView:
+        return PageView(tab=tab, picture=None, status=status, view_placed=None, view_confidence=None,
+                        view_revised=None, view_locked=None, frame_data=None, seed=gr.skip())
+
+    def page(self, tab: TabState, note: str | None = None) -> PageView:
         work = tab.work
         if work is None:
-            return in_page_order(tab=tab, picture=None, status=WELCOME, view_placed=None, view_confidence=None,
-                                 view_revised=None, view_locked=None, frame_data=None)
+            return self.empty(tab)
         frame = work.frame
         image = self.studio.decode(frame)
         picture = render_frame(image, frame, scale=self.picture_scale, marks=tab.show_marks, grid=tab.show_grid)
         views = token_views(image, frame, len(work.state.plan), self.view_size)
-        return in_page_order(
-            tab=tab, picture=picture, status=status_line(work), view_placed=views["placed"],
+        return PageView(
+            tab=tab, picture=picture, status=status_line(work, note), view_placed=views["placed"],
             view_confidence=views["confidence"], view_revised=views["revised"], view_locked=views["locked"],
-            frame_data=frame_data(work))
+            frame_data=frame_data(work), seed=frame.seed)
 
-    def controls(self, tab: TabState) -> tuple:
+    def controls(self, tab: TabState | None) -> Controls:
         """The timeline (every frame of the branch, at the latest), the branch list and the brush
-        canvas, in CONTROL_OUTPUTS order."""
+        canvas."""
         work = tab.work if tab else None
         if work is None:
-            return (gr.Slider(minimum=0, maximum=1, value=0, step=1, interactive=False, label="Timeline"),
-                    gr.Dropdown(choices=[], value=None), None)
+            return Controls(timeline=gr.Slider(minimum=0, maximum=1, value=0, step=1, interactive=False,
+                                               label="Timeline"),
+                            branches=gr.Dropdown(choices=[], value=None), selection=None, branch_seed=gr.skip())
         last = len(work.state.frames) - 1
         timeline = gr.Slider(minimum=0, maximum=max(last, 1), value=last, step=1, interactive=last > 0,
                              label=f"Timeline: {last + 1} frames (0 = the blank start)")
         branches = gr.Dropdown(choices=[(branch_label(b, work.branches), b.id) for b in work.branches],
                                value=work.branch_id)
-        return timeline, branches, self.selection_canvas(work)
+        return Controls(timeline=timeline, branches=branches, selection=self.selection_canvas(work),
+                        branch_seed=gr.skip())
 
     def selection_canvas(self, work: Workspace) -> dict:
         """The brush canvas: the latest frame (edits apply to it) with the token grid drawn and the

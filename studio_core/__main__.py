@@ -87,6 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="their masked fraction is drawn from (0, this] (default 0.2)")
     m.add_argument("--loss-mean", choices=("batch", "example"), default=None,
                    help="masked loss: mean over the batch's tokens or over each example first")
+    m.add_argument("--captions", choices=("grammar", "free"), default="grammar",
+                   help="shapes captions: the original grammar, or free phrasing as people type it")
+    m.add_argument("--twins", action="store_true",
+                   help="every odd shapes example swaps two objects' attributes of the one before; "
+                        "batches draw such pairs together")
+    m.add_argument("--init-from", default=None, metavar="DIR",
+                   help="start from this transformer's weights (e.g. checkpoints/shapes-v1/transformer)")
+    m.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's; 1 on a busy shared machine)")
 
     e = commands.add_parser("evaluate", help="tokenizer PSNR and prompt following on held-out prompts")
     e.add_argument("--checkpoint", default=None)
@@ -94,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--pairs", type=int, default=100, help="held-out two-object prompts")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--json", default=None, help="also write the figures here")
+    e.add_argument("--no-free-phrasing", dest="free_phrasing", action="store_false",
+                   help="skip asking the same scenes again in held-out free phrasings (halves the time)")
+    e.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     e.add_argument("--suite", choices=("prompts", "paper"), default="prompts",
                    help="prompts: prompt following of one checkpoint (default); paper: the paper's "
                         "claims, progressive vs random order vs raster AR, with ablations")
@@ -150,12 +162,18 @@ def command_train_tokenizer(args: argparse.Namespace) -> None:
 def command_train_transformer(args: argparse.Namespace) -> None:
     from .train.pipeline import train_studio_model
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     overrides = {k: getattr(args, k) for k in ("steps", "batch_size", "lr", "order", "architecture",
                                                "width", "depth", "heads", "seed", "late_share",
-                                               "late_fraction", "loss_mean")}
+                                               "late_fraction", "loss_mean", "init_from")}
+    overrides["paired"] = args.twins or None
     out = train_studio_model(tokenizer_dir=args.tokenizer, out=args.out, work=args.work,
                              examples=args.examples, data_folder=args.data_folder,
-                             text_encoder=args.text_encoder, overrides=overrides)
+                             text_encoder=args.text_encoder, overrides=overrides,
+                             captions=args.captions, twins=args.twins)
     print(f"studio checkpoint written to {out}")
 
 
@@ -173,8 +191,13 @@ def command_evaluate(args: argparse.Namespace) -> None:
             run_suite(config, args.checkpoint, **placement)
         return
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     evaluate_checkpoint(args.checkpoint, sampling_overrides(args), single=args.single, pairs=args.pairs,
-                        seed=args.seed, json_path=args.json, cpu=args.cpu, precision=args.precision)
+                        seed=args.seed, json_path=args.json, cpu=args.cpu, precision=args.precision,
+                        free=args.free_phrasing)
 
 
 def command_bench(args: argparse.Namespace) -> None:

@@ -140,3 +140,54 @@ def test_detected_object_is_a_frozen_record():
     found = DetectedObject("red", "circle", "small", "top", 80)
     with pytest.raises(dataclasses.FrozenInstanceError):
         found.colour = "blue"  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------------------------------------
+# Attribute binding (two-object prompts)
+
+
+def two_object_examples(n: int = 100):
+    return ShapesDataset(SEED, "heldout", 2).take(n)
+
+
+def test_true_renders_show_no_swapped_attribute():
+    from studio_core.eval.checker import attribute_bindings, binding_rates
+
+    bindings = [attribute_bindings(e.image, e.scene) for e in two_object_examples()]
+    rates = binding_rates(bindings)
+    assert rates["any_swapped"] == 0.0
+    for attribute in ("colour", "shape", "size"):
+        assert rates[attribute]["prompts"] > 10  # random pairs differ in each attribute often
+        assert rates[attribute]["swapped"] == 0.0 and rates[attribute]["borrowed"] == 0.0
+
+
+def test_a_render_of_the_swapped_twin_is_read_as_a_swap():
+    """The measurement can fail: drawing each object with the other's attribute is a swap of
+    exactly that attribute, and giving both one colour is a borrowed colour but no swap."""
+    from studio_core.data.shapes import swapped_twin
+    from studio_core.eval.checker import attribute_bindings
+
+    checked = 0
+    for e in two_object_examples(40):
+        twin = swapped_twin(e.scene)
+        if twin is None or len(e.scene.objects) != 2:
+            continue
+        swapped = {b.attribute for b in attribute_bindings(render_scene(twin), e.scene) if b.swapped}
+        a, b = e.scene.objects
+        first_difference = next(k for k in ("colour", "shape", "size") if getattr(a, k) != getattr(b, k))
+        assert swapped == {first_difference}
+        checked += 1
+    assert checked >= 20
+    a, b = ShapeObject("red", "square", "large", "top left"), ShapeObject("blue", "circle", "small", "bottom")
+    same_colour = Scene((a, ShapeObject("red", "circle", "small", "bottom")), "black")
+    colour = next(x for x in attribute_bindings(render_scene(same_colour), Scene((a, b), "black"))
+                  if x.attribute == "colour")
+    assert colour.borrowed and not colour.swapped
+
+
+def test_binding_needs_two_objects():
+    from studio_core.eval.checker import attribute_bindings
+
+    e = ShapesDataset(SEED, "train", 1)[0]
+    with pytest.raises(ValueError, match="two objects"):
+        attribute_bindings(e.image, e.scene)

@@ -137,3 +137,36 @@ def test_bad_training_options_are_named(tmp_path, change):
     config = TransformerTrainConfig(out=str(tmp_path), steps=1, width=32, depth=1, heads=2, **change)
     with pytest.raises(ValueError, match=next(iter(change))):
         train_transformer(config, tiny_encoded_data(), codebook_size=16, progress=False)
+
+
+def test_paired_batches_hold_adjacent_twins():
+    from studio_core.train.transformer import draw_indices
+
+    config = TransformerTrainConfig(batch_size=8, paired=True)
+    index = draw_indices(64, config, torch.Generator().manual_seed(0))
+    assert index.shape == (8,)
+    pairs = index.view(4, 2)
+    assert (pairs[:, 0] % 2 == 0).all() and (pairs[:, 1] == pairs[:, 0] + 1).all()
+    odd = draw_indices(64, TransformerTrainConfig(batch_size=5, paired=True), torch.Generator().manual_seed(0))
+    assert odd.shape == (5,) and int(odd.max()) < 64
+
+
+def test_a_fresh_run_starts_from_given_weights(tmp_path):
+    """--init-from: step one of a fine-tune sees the trained weights, not a new initialisation."""
+    from studio_core.transformer import ProgressiveTransformer
+
+    data = tiny_encoded_data()
+    base = TransformerTrainConfig(out=str(tmp_path / "a"), steps=30, batch_size=16, lr=3e-3, warmup=5,
+                                  width=32, depth=2, heads=2, save_every=1000)
+    train_transformer(base, data, codebook_size=16, progress=False)
+    trained_loss = np.mean([r["masked"] for r in log_of(tmp_path / "a")[-5:]])
+    tuned = TransformerTrainConfig(**{**base.__dict__, "out": str(tmp_path / "b"), "steps": 1, "lr": 1e-9,
+                                      "init_from": str(tmp_path / "a" / "model")})
+    train_transformer(tuned, data, codebook_size=16, progress=False)
+    fresh = TransformerTrainConfig(**{**tuned.__dict__, "out": str(tmp_path / "c"), "init_from": None})
+    train_transformer(fresh, data, codebook_size=16, progress=False)
+    first_tuned, first_fresh = log_of(tmp_path / "b")[0]["masked"], log_of(tmp_path / "c")[0]["masked"]
+    assert first_tuned < first_fresh and first_tuned < 2 * trained_loss + 0.5
+    with pytest.raises(ValueError, match="does not fit"):
+        wide = TransformerTrainConfig(**{**tuned.__dict__, "out": str(tmp_path / "d"), "width": 64, "heads": 2})
+        train_transformer(wide, data, codebook_size=16, progress=False)

@@ -19,6 +19,8 @@ from typing import Iterator, Literal
 import numpy as np
 from PIL import Image, ImageDraw
 
+from . import phrasing
+
 IMAGE_SIZE = 64
 
 OBJECT_COLOURS: dict[str, tuple[int, int, int]] = {
@@ -50,6 +52,10 @@ CELL = IMAGE_SIZE / 3
 JITTER = 2  # pixels a shape may move off its cell centre, so positions are not 9 exact points
 
 Split = Literal["train", "heldout"]
+Captions = Literal["grammar", "free"]
+# With free captions, this share of training captions still comes from the original grammar, so
+# the prompts the bundled model was first trained on stay as common as any other phrasing.
+GRAMMAR_SHARE = 0.3
 HELDOUT_FRACTION = 1 / 8
 
 
@@ -186,6 +192,25 @@ def caption_scene(scene: Scene, rng: np.random.Generator) -> str:
     return text
 
 
+def scene_words(scene: Scene) -> phrasing.SceneWords:
+    """What a free phrasing of the scene has to say (see `studio_core.data.phrasing`)."""
+    return phrasing.SceneWords(
+        tuple(phrasing.shape_thing(o.colour, o.shape, o.size, o.position) for o in scene.objects),
+        scene.background)
+
+
+def free_caption(scene: Scene, rng: np.random.Generator, split: phrasing.PhrasingSplit = "train") -> str:
+    """A phrasing as people type it: synonyms, word orders, a leading verb, capitals, "please".
+    ``split="heldout"`` gives one that training never produces (for evaluation)."""
+    return phrasing.caption(scene_words(scene), rng, split)
+
+
+def training_caption(scene: Scene, rng: np.random.Generator, captions: Captions) -> str:
+    if captions == "grammar" or rng.random() < GRAMMAR_SHARE:
+        return caption_scene(scene, rng)
+    return free_caption(scene, rng, "train")
+
+
 # ---------------------------------------------------------------------------------------------
 # Sampling
 
@@ -209,20 +234,55 @@ def sample_scene(rng: np.random.Generator, split: Split, num_objects: int | None
             return Scene(objects, str(rng.choice(list(BACKGROUND_COLOURS))))
 
 
-class ShapesDataset:
-    """Example i of (seed, split) is always the same picture and caption; the set is unlimited."""
+def swapped_twin(scene: Scene) -> Scene | None:
+    """The scene with its first two objects' colours exchanged (their shapes where the colours
+    are the same, else their sizes): a picture that differs from the scene only in which object
+    has which attribute. None for one object, or two objects alike in all three."""
+    if len(scene.objects) < 2:
+        return None
+    a, b = scene.objects[:2]
+    for attribute in ("colour", "shape", "size"):
+        if getattr(a, attribute) != getattr(b, attribute):
+            a2 = ShapeObject(**{**a.__dict__, attribute: getattr(b, attribute)})
+            b2 = ShapeObject(**{**b.__dict__, attribute: getattr(a, attribute)})
+            return Scene((a2, b2) + scene.objects[2:], scene.background)
+    return None
 
-    def __init__(self, seed: int = 0, split: Split = "train", num_objects: int | None = None):
+
+class ShapesDataset:
+    """Example i of (seed, split) is always the same picture and caption; the set is unlimited.
+
+    ``captions="free"`` phrases training captions as people type them (`free_caption`, with a
+    `GRAMMAR_SHARE` of the original grammar); the pictures and scenes are the same as with the
+    grammar's captions. ``twins=True`` makes every odd example the `swapped_twin` of the one
+    before (same places, attributes exchanged between two objects) where that twin belongs to the
+    split, so that a batch holding both shows the model which object each word is bound to.
+    """
+
+    def __init__(self, seed: int = 0, split: Split = "train", num_objects: int | None = None,
+                 captions: Captions = "grammar", twins: bool = False):
         if split not in ("train", "heldout"):
             raise ValueError(f"split must be 'train' or 'heldout', got {split!r}")
+        if captions not in ("grammar", "free"):
+            raise ValueError(f"captions must be 'grammar' or 'free', got {captions!r}")
         self.seed, self.split, self.num_objects = seed, split, num_objects
+        self.captions, self.twins = captions, twins
 
-    def __getitem__(self, index: int) -> Example:
+    def _scene(self, index: int) -> tuple[Scene, list[tuple[int, int]], np.random.Generator]:
         split_id = 0 if self.split == "train" else 1
         rng = np.random.default_rng([self.seed, split_id, index])
         scene = sample_scene(rng, self.split, self.num_objects)
         offsets = [tuple(int(v) for v in rng.integers(-JITTER, JITTER + 1, 2)) for _ in scene.objects]
-        return Example(render_scene(scene, offsets), caption_scene(scene, rng), scene)
+        return scene, offsets, rng
+
+    def __getitem__(self, index: int) -> Example:
+        scene, offsets, rng = self._scene(index)
+        if self.twins and index % 2 == 1:
+            base, base_offsets, _ = self._scene(index - 1)
+            twin = swapped_twin(base)
+            if twin is not None and any(map(is_heldout, twin.objects)) == (self.split == "heldout"):
+                scene, offsets = twin, base_offsets
+        return Example(render_scene(scene, offsets), training_caption(scene, rng, self.captions), scene)
 
     def take(self, n: int, start: int = 0) -> list[Example]:
         return [self[i] for i in range(start, start + n)]

@@ -293,3 +293,64 @@ def accuracy(judgements: Sequence[Judgement]) -> dict[str, float]:
         raise ValueError("accuracy needs at least one judgement")
     return {f.name: float(np.mean([getattr(j, f.name) for j in judgements]))
             for f in fields(Judgement)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Attribute binding in two-object prompts
+
+BOUND_ATTRIBUTES = ("colour", "shape", "size")
+
+
+@dataclass(frozen=True)
+class Binding:
+    """How one attribute of a two-object prompt was bound, read at the two requested places.
+    `swapped`: each object shows the other's value (a red square and a blue circle asked, a blue
+    square and a red circle drawn); `borrowed`: at least one object shows the other's value (a
+    swap, or both drawn in one colour)."""
+
+    attribute: str
+    swapped: bool
+    borrowed: bool
+
+
+def object_at(found: Sequence[DetectedObject], position: str) -> DetectedObject | None:
+    """The largest detected object whose centroid lies in the cell, or None."""
+    here = [f for f in found if f.position == position]
+    return max(here, key=lambda f: f.area) if here else None
+
+
+def attribute_bindings(image: np.ndarray, scene: Scene) -> list[Binding]:
+    """For the first two objects of the scene, every attribute in which they differ: whether the
+    picture bound it to the wrong object. Position anchors each object (it is right in nearly
+    every generation), so a swap is read where each object was asked for."""
+    if len(scene.objects) < 2:
+        raise ValueError("attribute binding needs a scene with at least two objects")
+    a, b = scene.objects[:2]
+    found = detect_objects(image)
+    fa, fb = object_at(found, a.position), object_at(found, b.position)
+    bindings = []
+    for attribute in BOUND_ATTRIBUTES:
+        va, vb = getattr(a, attribute), getattr(b, attribute)
+        if va == vb:
+            continue
+        ga = getattr(fa, attribute) if fa is not None else None
+        gb = getattr(fb, attribute) if fb is not None else None
+        bindings.append(Binding(attribute, swapped=ga == vb and gb == va, borrowed=ga == vb or gb == va))
+    return bindings
+
+
+def binding_rates(bindings_per_prompt: Sequence[Sequence[Binding]]) -> dict:
+    """Per attribute, the share of prompts (among those whose two objects differ in it) with the
+    attribute swapped and borrowed; `any_swapped`: the share of all prompts with some swap."""
+    if not bindings_per_prompt:
+        raise ValueError("binding_rates needs at least one prompt")
+    report: dict = {}
+    for attribute in BOUND_ATTRIBUTES:
+        rows = [b for prompt in bindings_per_prompt for b in prompt if b.attribute == attribute]
+        report[attribute] = {
+            "prompts": len(rows),
+            "swapped": float(np.mean([b.swapped for b in rows])) if rows else 0.0,
+            "borrowed": float(np.mean([b.borrowed for b in rows])) if rows else 0.0,
+        }
+    report["any_swapped"] = float(np.mean([any(b.swapped for b in p) for p in bindings_per_prompt]))
+    return report

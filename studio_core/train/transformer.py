@@ -66,6 +66,11 @@ class TransformerTrainConfig:
     # example with 240 masked tokens weighs ten times one with 24 (the late ones). "example": a
     # mean within each example first, so every example weighs the same.
     loss_mean: str = "batch"
+    # Draw examples in adjacent pairs (2k, 2k+1): with a twins dataset each pair differs only in
+    # which object has which attribute, so every batch contrasts the two bindings.
+    paired: bool = False
+    # A transformer directory whose weights start a fresh run (fine-tuning); ignored on resume.
+    init_from: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -87,6 +92,14 @@ def generation_order(qerror: torch.Tensor, order: str, generator: torch.Generato
     else:
         raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
     return key.argsort(dim=1).argsort(dim=1)
+
+
+def draw_indices(n: int, config: TransformerTrainConfig, generator: torch.Generator) -> torch.Tensor:
+    """The batch's example indices: independent, or adjacent pairs (see `paired`)."""
+    if not config.paired:
+        return torch.randint(n, (config.batch_size,), generator=generator)
+    starts = 2 * torch.randint(n // 2, ((config.batch_size + 1) // 2,), generator=generator)
+    return torch.stack([starts, starts + 1], dim=1).flatten()[: config.batch_size]
 
 
 def draw_masked_fraction(b: int, config: TransformerTrainConfig, generator: torch.Generator) -> torch.Tensor:
@@ -232,6 +245,8 @@ def train_transformer(config: TransformerTrainConfig, data: EncodedDataset, code
     accelerator = Accelerator()
     model_config = model_config_for(config, data, codebook_size, text_encoder)
     model = model_for(model_config)
+    if config.init_from and not (out / "state" / "step.json").exists():
+        load_initial_weights(model, config.init_from)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
                                   betas=(0.9, 0.95))
     model, optimizer = accelerator.prepare(model, optimizer)
@@ -245,7 +260,7 @@ def train_transformer(config: TransformerTrainConfig, data: EncodedDataset, code
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = config.lr * cosine_decay(step, config.steps, config.warmup)
-        index = torch.randint(len(data), (config.batch_size,), generator=generator)
+        index = draw_indices(len(data), config, generator)
         batch = make_batch(data, index, config, model_config, generator)
         batch = TrainingBatch(**{k: v.to(accelerator.device) for k, v in batch.__dict__.items()})
         loss, parts = training_loss(model, batch, config)
@@ -263,6 +278,19 @@ def train_transformer(config: TransformerTrainConfig, data: EncodedDataset, code
                "train_seconds_this_run": round(time.time() - started, 1), "config": asdict(config)}
     (out / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def load_initial_weights(model, directory: str) -> None:
+    """Start from a trained transformer (same architecture): fine-tuning keeps what it knows."""
+    from safetensors.torch import load_file
+
+    state = load_file(str(Path(directory) / "model.safetensors"))
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # shapes differ: another width, depth or codebook
+        raise ValueError(f"{directory} does not fit this model: {err}") from None
+    if missing or unexpected:
+        raise ValueError(f"{directory} does not fit this model: missing {missing}, unexpected {unexpected}")
 
 
 def save(accelerator, model, out: Path, step: int) -> None:
