@@ -8,14 +8,10 @@ import copy
 import json
 import re
 import sqlite3
-import struct
-import time
-import zlib
 from pathlib import Path
 
 import gradio as gr
 import httpx
-import numpy as np
 import PIL.Image
 import pytest
 from gradio_client import Client, handle_file
@@ -23,8 +19,9 @@ from gradio_client import Client, handle_file
 from app import AppConfig, build_app, launch_options
 from app.guards import page_error, without_paths
 from app.views import PAGE_OUTPUTS
-from studio_core.store import LimitReached, SessionStore, StoreLimits, write_session_file
+from studio_core.store import LimitReached, SessionStore, StoreLimits
 
+from payloads import branch_chain, png_of_size
 from servers import launch
 
 ALICE = "alice-browser-token-0123456789"
@@ -71,20 +68,6 @@ def error_of(call) -> str:
 
 def history(client: Client, owner: str) -> list[str]:
     return [row["id"] for row in client.predict(owner, api_name="/list_sessions")[1]]
-
-
-def png_of_size(path: Path, width: int, height: int, rows: int | None = None) -> Path:
-    """A transparent RGBA PNG declaring width x height, written row by row (never held whole in
-    memory): zeros compress about 1000:1, so 10000x10000 is a few hundred kB on the wire.
-    `rows` < height writes only that many rows (enough for a file that is only opened)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    packer, row = zlib.compressobj(9), b"\0" * (1 + 4 * width)
-    body = b"".join(packer.compress(row) for _ in range(height if rows is None else rows)) + packer.flush()
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0))
-                     + chunk(b"IDAT", body) + chunk(b"IEND", b""))
-    return path
 
 
 def editor_value(path: Path) -> dict:
@@ -221,15 +204,6 @@ def session_file(served, tiny_studio) -> dict:
     return store.export_session(ref.session_id, owner).to_dict()
 
 
-def chain(payload: dict, length: int) -> dict:
-    """`length` branches, each from frame 0 of the one before: a chain as deep as it is long."""
-    first = payload["branches"][0]["state"]
-    two = {**first, "frames": first["frames"][:2]}
-    branches = [{"parent": None, "fork_index": None, "state": two}]
-    branches += [{"parent": i, "fork_index": 0, "state": two} for i in range(length - 1)]
-    return {**payload, "branches": branches, "current_branch": length - 1}
-
-
 def frame0(payload: dict, frame: int = 1) -> dict:
     return payload["branches"][0]["state"]["frames"][frame]
 
@@ -285,8 +259,8 @@ ATTACKS = {
     "a parent that comes later": (_bad_parent, "parent must name an earlier branch"),
     "a 2 MB prompt": (_huge_prompt, "characters long"),
     "2,335 frames": (_too_many_frames, "more than 200 frames"),
-    "1,500 branches in a chain": (lambda p: p.update(chain(p, 1_500)), "a session keeps at most 20"),
-    "a chain deeper than the limit": (lambda p: p.update(chain(p, 12)), "9 branches deep"),
+    "1,500 branches in a chain": (lambda p: p.update(branch_chain(p, 1_500)), "a session keeps at most 20"),
+    "a chain deeper than the limit": (lambda p: p.update(branch_chain(p, 12)), "9 branches deep"),
 }
 
 
@@ -334,7 +308,7 @@ def test_a_chain_of_1500_branches_lists_opens_and_deletes(db_target, session_fil
     from studio_core.session_file import SessionExport
 
     roomy = StoreLimits(max_branches_per_session=2000, max_branch_depth=2000, max_frames_per_session=5000)
-    payload = chain(copy.deepcopy(session_file), 1_500)
+    payload = branch_chain(copy.deepcopy(session_file), 1_500)
     SessionStore(db_target, limits=roomy).import_session(ALICE, SessionExport.from_dict(payload, roomy))
     store = SessionStore(db_target)  # default limits: depth 32
     [summary] = store.list_sessions(ALICE)
