@@ -82,13 +82,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     config = AppConfig(exports_dir=settings.exports.resolve(), max_exports=settings.max_exports)
-    # The store opens its file on first use: a damaged or read-only database is reported in the
-    # page by each action that needs it, and the app keeps serving meanwhile.
+    # A damaged, read-only or unreachable database is reported in the page by each action that
+    # needs it, and the app keeps serving meanwhile.
     try:
         store = SessionStore(settings.db)
     except (StoreError, ImportError, SQLAlchemyError) as err:  # a bad URL, a driver not installed
         print(f"error: --db: {err}", file=sys.stderr)
         return 2
+    try:
+        store.prepare()  # the tables exist before the first request (and before other replicas serve)
+    except StoreError as err:  # the app still starts: each action that needs the database says this
+        logging.getLogger("app").warning("%s", err)
     demo = build_app(studio, store, config)
     demo.launch(server_name=settings.host, server_port=settings.port, **launch_options(config))
     return 0

@@ -181,6 +181,11 @@ class SessionStore:
     def close(self) -> None:
         self._engine.dispose()
 
+    def prepare(self) -> None:
+        """Create (or move over) the schema now rather than at the first request: an app calls it
+        at start, so the tables exist before replicas take traffic. Raises StoreError."""
+        self._ensure_schema()
+
     # -- errors ----------------------------------------------------------------------------------
     @contextmanager
     def _translated(self, action: str) -> Iterator[None]:
