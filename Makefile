@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine (Python 3.11):
-#   make studio   install, then serve the studio web app on the bundled model (http://127.0.0.1:7860)
+#   make studio   install, then serve the studio web app on the bundled model (http://127.0.0.1:7860;
+#                 make studio PORT=8080 HOST=0.0.0.0 to serve elsewhere)
 #   make test     install, then run the test suite
 # And one for the command line:
 #   make picture  install, then make a picture and its generation-order GIF with the bundled model
@@ -7,6 +8,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PROMPT ?= a large red circle in the top left and a small blue square at the bottom right
 SEED ?= 0
+HOST = 127.0.0.1
+PORT = 7860
 
 .PHONY: install studio picture test
 
@@ -18,7 +21,7 @@ $(VENV)/.installed: requirements.txt
 install: $(VENV)/.installed
 
 studio: install
-	$(PY) app.py
+	$(PY) app.py --host $(HOST) --port $(PORT)
 
 picture: install
 	$(PY) -m studio_core generate --prompt "$(PROMPT)" --seed $(SEED) --out out/picture.png --gif out/picture.gif

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ DATA = HERE / "data"
 class ServerSettings:
     host: str
     port: int
-    checkpoint: Path | None
+    checkpoint: str | None
     db: str  # a SQLAlchemy URL, or a path (SQLite)
     exports: Path
     max_exports: int
@@ -43,8 +44,10 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                         help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
-    parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="studio checkpoint directory (default: the bundled checkpoints/shapes-v1)")
+    parser.add_argument("--checkpoint", default=None,
+                        help="a studio checkpoint directory (default: the bundled checkpoints/shapes-v1), an "
+                             "aMUSEd pipeline folder (model_index.json) or a hub id such as amused/amused-256 "
+                             "(fetched only with HF_HUB_OFFLINE=0)")
     parser.add_argument("--db", default=str(DATA / "studio.db"),
                         help="session database: a SQLite file path (the default, one machine) or a SQLAlchemy "
                              "URL such as postgresql+psycopg://user:password@host/db, which several replicas "
@@ -62,8 +65,25 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
                           precision=args.precision)
 
 
+def port_in_use(host: str, port: int) -> str | None:
+    """Why the server could not listen on host:port, as one line naming --port; None if it can.
+    Checked before the model loads, so a busy port costs a second, not a traceback from Gradio."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself binds
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            return (f"error: cannot listen on {host}:{port} ({err.strerror or err}): another program uses it; "
+                    f"choose another port with --port N (make studio PORT=N)")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = parse_args(argv)
+    busy = port_in_use(settings.host, settings.port)
+    if busy:
+        print(busy, file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # Gradio keeps temporary copies of the pictures it serves; keep them with the app's other
     # files (and out of the shared /tmp) unless the environment says where.
@@ -72,9 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from app import AppConfig, build_app, launch_options
-    from studio_core.checkpoints import CheckpointError
+    from studio_core import CheckpointError, Studio
     from studio_core.store import SessionStore, StoreError
-    from studio_core.studio import Studio
 
     try:
         studio = Studio.load(settings.checkpoint, cpu=settings.cpu, precision=settings.precision)
@@ -94,7 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     except StoreError as err:  # the app still starts: each action that needs the database says this
         logging.getLogger("app").warning("%s", err)
     demo = build_app(studio, store, config)
-    demo.launch(server_name=settings.host, server_port=settings.port, **launch_options(config))
+    try:
+        demo.launch(server_name=settings.host, server_port=settings.port, **launch_options(config))
+    except OSError:  # taken between the check and the launch
+        print(port_in_use(settings.host, settings.port) or f"error: cannot listen on port {settings.port}: "
+              f"choose another with --port N", file=sys.stderr)
+        return 2
     return 0
 
 

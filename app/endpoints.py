@@ -17,15 +17,11 @@ from typing import Callable, Iterator
 import gradio as gr
 import numpy as np
 
-from studio_core.export import generation_order_gif, save_png
-from studio_core.hooks import MaskError
-from studio_core.sampler import SettingsError
-from studio_core.state import GenerationState
+from studio_core import (GenerationState, MaskError, SettingsError, Studio, generation_order_gif, save_png,
+                         validate_prompt)
 from studio_core.store import (ModelSpec, OpenedSession, SessionStore, StoreError, check_fits_model, owner_hash,
                                read_session_file, write_session_file)
 from studio_core.store_rules import check_prompt_length
-from studio_core.studio import Studio
-from studio_core.text_encoder import validate_prompt
 
 from .config import AppConfig
 from .exports import ExportFolder
@@ -112,12 +108,14 @@ class StudioEndpoints:
 
     @property
     def model_spec(self) -> ModelSpec:
-        return ModelSpec(self.studio.grid_size, self.studio.models.tokenizer.codebook_size, self.studio.mask_id)
+        return ModelSpec(self.studio.grid_size, self.studio.codebook_size, self.studio.mask_id,
+                         self.studio.model_name)
 
     def check_fits_model(self, state: GenerationState) -> None:
-        """A session made by another model (another grid, codebook or mask id), or with settings or
-        a plan this one would not make, cannot be shown or continued: say so instead of failing
-        inside the decoder or the sampler."""
+        """A session made by another model cannot be shown or continued by this one: the core says
+        so, naming both, instead of failing inside the decoder; and the session file's checks
+        (settings the sampler takes, the plan they make, every grid's shape) say what else is off."""
+        self.studio.check_fits(state)
         check_fits_model(state, self.model_spec)
 
     def owned_work(self, tab: TabState | None, owner: str) -> Workspace:
@@ -139,8 +137,8 @@ class StudioEndpoints:
             self.store.append_frames(work.session_id, work.branch_id, owner, new, at=len(work.state.frames))
         return replace(tab, work=work.advanced(state))
 
-    def show(self, tab: TabState, note: str | None = None) -> tuple:
-        return self.render.page(tab, note).values()
+    def show(self, tab: TabState, note: str | None = None, streaming: bool = False) -> tuple:
+        return self.render.page(tab, note, streaming).values()
 
     def edited(self, tab: TabState, owner: str, edit: Callable[[GenerationState], GenerationState]) -> tuple:
         """A one-shot edit of the latest frame: sync, apply, save, show."""
@@ -158,7 +156,8 @@ class StudioEndpoints:
                 if stop.is_set():
                     yield self.show(tab, STOPPED if state.stages_left else None)
                     return
-                yield self.show(tab)
+                # Stages on their way are sent cheaply; the finished picture in full.
+                yield self.show(tab, streaming=not state.current.done)
 
     # -- reading the inputs ----------------------------------------------------------------------
     def settings(self, stages, guidance, temperature, strategy, revision):
@@ -451,6 +450,8 @@ class StudioEndpoints:
             raise ValueError(f"{path.name} is larger than {self.config.max_import_bytes // 2**20} MB: "
                              f"not a session file of this app")
         export = read_session_file(path.read_bytes(), self.store.limits)
+        for branch in export.branches:
+            self.studio.check_fits(branch.state)
         # All or nothing: the store checks the file against this model, writes it in one
         # transaction and commits only once the page renders from what it wrote.
         shown: list[tuple] = []

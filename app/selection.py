@@ -11,7 +11,7 @@ from collections import deque
 
 import numpy as np
 
-from studio_core.hooks import MaskError
+from studio_core import MaskError
 
 # The colour the page's brush paints (ui.py gives the editor the same), so a layer written by a
 # tool looks like one painted by hand.

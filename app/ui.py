@@ -18,9 +18,8 @@ from dataclasses import dataclass, fields
 
 import gradio as gr
 
-from studio_core.sampler import STRATEGIES
+from studio_core import Studio
 from studio_core.store import SessionStore
-from studio_core.studio import Studio
 
 from .config import AppConfig
 from .endpoints import MAX_SEED, StudioEndpoints
@@ -62,6 +61,7 @@ CSS = """
   #stage { order: 2; }
   #compose-more { order: 3; }
   #picture img { max-height: 70vh; }
+  #title p { display: none; }
 }
 """
 
@@ -106,7 +106,7 @@ class PageLayout:
     show_grid: gr.Checkbox
     show_marks: gr.Checkbox
     timeline: gr.Slider
-    branch_seed: gr.Number
+    branch_seed: gr.Textbox
     branch_prompt: gr.Textbox
     branch_btn: gr.Button
     branches: gr.Dropdown
@@ -166,12 +166,23 @@ def build_app(studio: Studio, store: SessionStore, config: AppConfig) -> gr.Bloc
     return demo
 
 
+STRATEGY_HELP = {"qerror": "lowest predicted quantization error first",
+                 "qerror-high": "highest predicted error first", "importance": "learned, re-scored every stage",
+                 "confidence": "the model's confidence (MaskGIT; aMUSEd's own order)", "random": "random order",
+                 "raster": "reading order"}
+
+
+def strategy_help(strategies: tuple[str, ...]) -> str:
+    """The strategies this model offers, each in a few words (a model without the paper's heads,
+    such as aMUSEd, offers fewer)."""
+    return "; ".join(f"{name}: {STRATEGY_HELP.get(name, name)}" for name in strategies)
+
+
 def layout(studio: Studio, config: AppConfig) -> PageLayout:
     """The page's components, placed (inside an open gr.Blocks)."""
     defaults = studio.default_settings
     tokens = studio.grid_size ** 2
-    canvas = studio.models.tokenizer.image_size * max(1, round(config.picture_size
-                                                               / studio.models.tokenizer.image_size))
+    canvas = studio.image_size * max(1, round(config.picture_size / studio.image_size))
     c: dict = {"tab": gr.State(TabState()),
                "owner": gr.BrowserState(None, storage_key=OWNER_STORAGE_KEY, secret=OWNER_STORAGE_SECRET)}
     gr.Markdown(INTRO, elem_id="title")
@@ -183,11 +194,11 @@ def layout(studio: Studio, config: AppConfig) -> PageLayout:
                                          placeholder="a large red circle in the top left")
                 # (A model picker belongs here, beside the prompt, when the app serves several.)
                 with gr.Row():
-                    c["generate_btn"] = gr.Button("Generate", variant="primary", elem_id="generate")
-                    c["stop_btn"] = gr.Button("Stop", variant="stop", elem_id="stop")
-                with gr.Row():
-                    c["step_btn"] = gr.Button("Step one stage", size="sm")
-                    c["continue_btn"] = gr.Button("Continue", size="sm")
+                    c["generate_btn"] = gr.Button("Generate", variant="primary", elem_id="generate", scale=2,
+                                                  min_width=100)
+                    c["stop_btn"] = gr.Button("Stop", variant="stop", elem_id="stop", min_width=60)
+                    c["step_btn"] = gr.Button("Step", min_width=60)
+                    c["continue_btn"] = gr.Button("Continue", min_width=80)
             with gr.Column(elem_id="compose-more"):
                 with gr.Row():
                     c["seed"] = gr.Number(label="Seed", value=0, precision=0, minimum=0, maximum=MAX_SEED, scale=2)
@@ -198,9 +209,8 @@ def layout(studio: Studio, config: AppConfig) -> PageLayout:
                     c["temperature"] = gr.Slider(0.1, 3, value=defaults.temperature, step=0.05,
                                                  label="Temperature")
                     c["strategy"] = gr.Dropdown(
-                        list(STRATEGIES), value=defaults.strategy, label="Scoring strategy",
-                        info="qerror: lowest predicted quantization error first; importance: learned, "
-                             "re-scored every stage; confidence: MaskGIT")
+                        list(studio.strategies), value=defaults.strategy, label="Scoring strategy",
+                        info=strategy_help(studio.strategies))
                     c["revision"] = gr.Slider(0, 2, value=defaults.revision, step=0.05, label="Revision strength",
                                               info="share of a stage's tokens that may be revised (0 = never)")
                 gr.Examples([[p] for p in config.examples], inputs=[c["prompt"]], label="Example prompts")
@@ -240,8 +250,8 @@ def layout(studio: Studio, config: AppConfig) -> PageLayout:
             c["timeline"] = gr.Slider(0, MAX_FRAME_INDEX, value=0, step=1, label="Timeline", interactive=False,
                                       visible=False, elem_id="timeline")
             with gr.Row(equal_height=True):
-                c["branch_seed"] = gr.Number(label="Branch seed", value=None, precision=0, placeholder="random",
-                                             minimum=0, maximum=MAX_SEED, min_width=100)
+                # A text box, not a number box: a number box shows (and sends) 0 when empty.
+                c["branch_seed"] = gr.Textbox(label="Branch seed", value="", placeholder="random", min_width=100)
                 c["branch_prompt"] = gr.Textbox(label="Branch prompt", placeholder="same prompt", lines=1,
                                                 min_width=140)
                 c["branch_btn"] = gr.Button("Branch from this frame", min_width=120)
@@ -265,7 +275,7 @@ def layout(studio: Studio, config: AppConfig) -> PageLayout:
                 c["png_btn"] = gr.Button("Export PNG", size="sm")
                 c["json_btn"] = gr.Button("Export session JSON", size="sm")
                 c["import_btn"] = gr.UploadButton("Import session JSON", file_types=[".json"], size="sm")
-            c["download"] = gr.File(label="Exported file", interactive=False, elem_id="download")
+            c["download"] = gr.File(label="Exported file", interactive=False, elem_id="download", height=90)
             with gr.Accordion("Frame data (JSON)", open=False):
                 c["frame_data"] = gr.JSON(label="Frame on screen")
 
@@ -317,6 +327,7 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
         started = gr.on(triggers, busy, None, ui.busy_buttons, **instant)
         running = started.then(fn, inputs, page, api_name=api_name, **model)
         running.then(idle, None, ui.busy_buttons, **instant)
+        running.failure(idle, None, ui.busy_buttons, **instant)
         running.then(**refresh_controls)
         return running
 
@@ -342,8 +353,9 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
     unlocking = ui.unlock_btn.click(endpoints.unlock, [ui.selection, owner, tab], page, api_name="unlock", **light)
 
     # The selection: its count after every stroke, and the tools.
-    ui.selection.change(endpoints.count_selected, [ui.selection], [ui.selection_count], api_visibility="private",
-                        trigger_mode="always_last", **light)
+    # (A stroke is an `input`; the canvas's own refreshes reset the count with the controls.)
+    ui.selection.input(endpoints.count_selected, [ui.selection], [ui.selection_count], api_visibility="private",
+                       trigger_mode="always_last", **light)
     for button, tool in ((ui.select_all_btn, "all"), (ui.select_invert_btn, "invert"),
                          (ui.select_box_btn, "box"), (ui.select_clear_btn, "clear")):
         button.click(endpoints.select_cells, [gr.State(tool), ui.selection, tab],

@@ -19,11 +19,11 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from studio_core.render import render_frame, token_views
+from studio_core import Studio, png_metadata, render_frame, token_views
 from studio_core.store import BranchInfo, SessionSummary
-from studio_core.studio import Studio
 
 from .config import AppConfig
+from .selection import count_line
 from .workspace import TabState, Workspace
 
 
@@ -59,6 +59,7 @@ class Controls:
     timeline: object
     branches: object
     selection: object
+    selection_count: str
     branch_seed: object
 
     def values(self) -> tuple:
@@ -113,7 +114,7 @@ def session_rows(summaries: list[SessionSummary]) -> list[dict]:
 class PageRenderer:
     def __init__(self, studio: Studio, config: AppConfig):
         self.studio, self.config = studio, config
-        self.image_size = studio.models.tokenizer.image_size
+        self.image_size = studio.image_size
         self.picture_scale = self.scale_for(config.picture_size)
         grid = studio.grid_size
         self.view_size = grid * max(1, config.view_size // grid)  # whole pixels per cell
@@ -127,14 +128,26 @@ class PageRenderer:
         return PageView(tab=tab, picture=None, status=status, view_placed=None, view_confidence=None,
                         view_revised=None, view_locked=None, frame_data=None, seed=gr.skip())
 
-    def page(self, tab: TabState, note: str | None = None) -> PageView:
+    def page(self, tab: TabState, note: str | None = None, streaming: bool = False) -> PageView:
+        """The page for the frame on screen. `streaming`: a stage on its way, sent cheaply: the
+        picture at the model's own size (the browser scales it up, pixelated, so it looks the
+        same), painted in its codes' mean colours where a full decode costs more than a stage
+        (aMUSEd at 256 px), no token views (they follow with the finished picture)."""
         work = tab.work
         if work is None:
             return self.empty(tab)
         frame = work.frame
-        image = self.studio.decode(frame)
-        picture = render_frame(image, frame, scale=self.picture_scale, marks=tab.show_marks, grid=tab.show_grid)
-        views = token_views(image, frame, len(work.state.plan), self.view_size)
+        preview = streaming and self.studio.streams_previews
+        image = self.studio.preview_image(frame) if preview else self.studio.decode(frame)
+        overlays = tab.show_marks or tab.show_grid  # lines need the full size to stay one pixel thin
+        scale = 1 if streaming and not overlays else self.picture_scale
+        picture = render_frame(image, frame, scale=scale, marks=tab.show_marks, grid=tab.show_grid)
+        # The picture's own download button saves this image: give it Export PNG's metadata.
+        picture.info.update(png_metadata(work.state.rewind(work.frame_index)))
+        if streaming:
+            views = dict.fromkeys(("placed", "confidence", "revised", "locked"), gr.skip())
+        else:
+            views = token_views(image, frame, len(work.state.plan), self.view_size)
         return PageView(
             tab=tab, picture=picture, status=status_line(work, note), view_placed=views["placed"],
             view_confidence=views["confidence"], view_revised=views["revised"], view_locked=views["locked"],
@@ -146,15 +159,18 @@ class PageRenderer:
         work = tab.work if tab else None
         if work is None:
             return Controls(timeline=gr.Slider(minimum=0, maximum=1, value=0, step=1, interactive=False,
-                                               label="Timeline"),
-                            branches=gr.Dropdown(choices=[], value=None), selection=None, branch_seed=gr.skip())
+                                               label="Timeline", visible=False),
+                            branches=gr.Dropdown(choices=[], value=None), selection=None,
+                            selection_count=count_line(None), branch_seed=gr.skip())
         last = len(work.state.frames) - 1
         timeline = gr.Slider(minimum=0, maximum=max(last, 1), value=last, step=1, interactive=last > 0,
-                             label=f"Timeline: {last + 1} frames (0 = the blank start)")
+                             label=f"Timeline: {last + 1} frames (0 = the blank start)", visible=True)
         branches = gr.Dropdown(choices=[(branch_label(b, work.branches), b.id) for b in work.branches],
                                value=work.branch_id)
+        # The seed this branch used, shown where a person types the next one.
+        branch_seed = gr.Textbox(label=f"Branch seed (this branch: {work.state.current.seed})")
         return Controls(timeline=timeline, branches=branches, selection=self.selection_canvas(work),
-                        branch_seed=gr.skip())
+                        selection_count=count_line(None), branch_seed=branch_seed)
 
     def selection_canvas(self, work: Workspace) -> dict:
         """The brush canvas: the latest frame (edits apply to it) with the token grid drawn and the
@@ -172,7 +188,7 @@ class ThumbnailCache:
 
     def __init__(self, studio: Studio, size: int, capacity: int):
         self.studio, self.capacity = studio, capacity
-        self.scale = max(1, -(-size // studio.models.tokenizer.image_size))
+        self.scale = max(1, -(-size // studio.image_size))
         self._lock = threading.Lock()
         self._items: OrderedDict[tuple[str, float], Image.Image] = OrderedDict()
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Iterator
 
-from studio_core.state import GenerationState, TokenFrame
+from studio_core import GenerationState, TokenFrame
 from studio_core.store import BranchInfo
 
 

@@ -18,13 +18,18 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stages", type=int, default=None, help="number of stages (default 16)")
-    parser.add_argument("--schedule", choices=("cosine", "uniform"), default=None)
+    parser.add_argument("--schedule", choices=("cosine", "uniform", "amused"), default=None,
+                        help="the model's default: cosine for the bundled models, aMUSEd's own (amused) for aMUSEd")
     parser.add_argument("--strategy", default=None,
-                        help="qerror (default), importance, confidence, random or raster")
+                        help="bundled models: qerror (default), qerror-high, importance, confidence, random, raster; "
+                             "aMUSEd: confidence (default) or random")
     parser.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
     parser.add_argument("--temperature", type=float, default=None)
     parser.add_argument("--top-k", type=int, default=None)
     parser.add_argument("--revision", type=float, default=None, help="revision strength (0 = off)")
+    parser.add_argument("--revision-mode", choices=("visible", "hidden"), default=None,
+                        help="visible: judge placed tokens where they stand (bundled models); hidden: hide "
+                             "and re-predict them, one extra pass a stage (the only mode for aMUSEd)")
 
 
 def add_placement_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +42,7 @@ def add_placement_arguments(parser: argparse.ArgumentParser) -> None:
 def sampling_overrides(args: argparse.Namespace) -> dict:
     return {"stages": args.stages, "schedule": args.schedule, "strategy": args.strategy,
             "guidance": args.guidance, "temperature": args.temperature, "top_k": args.top_k,
-            "revision": args.revision}
+            "revision": args.revision, "revision_mode": args.revision_mode}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     g = commands.add_parser("generate", help="one picture from a prompt, stage by stage")
     g.add_argument("--prompt", required=True)
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--checkpoint", default=None, help="studio checkpoint (default: the bundled model)")
+    g.add_argument("--checkpoint", default=None,
+                   help="a studio checkpoint (default: the bundled model), an aMUSEd pipeline folder "
+                        "(model_index.json) or a hub id such as amused/amused-256 (needs HF_HUB_OFFLINE=0)")
     g.add_argument("--out", required=True, help="PNG to write (prompt, seed and settings in its metadata)")
     g.add_argument("--gif", default=None, help="also write the generation-order GIF here")
     g.add_argument("--scale", type=int, default=4, help="pixels per picture pixel in the outputs")
@@ -73,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--steps", type=int, default=None)
     m.add_argument("--batch-size", type=int, default=None)
     m.add_argument("--lr", type=float, default=None)
+    m.add_argument("--warmup", type=int, default=None, help="warm-up steps of the learning rate (default 100)")
     m.add_argument("--order", default=None,
                    help="qerror-low-first (default), qerror-high-first, random or raster")
     m.add_argument("--architecture", default=None,
@@ -118,8 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_sampling_arguments(e)
 
     b = commands.add_parser("bench", help="speed and memory of generation on this machine")
-    b.add_argument("--checkpoint", default=None)
-    b.add_argument("--runs", type=int, default=20)
+    b.add_argument("--checkpoint", default=None,
+                   help="a studio checkpoint, an aMUSEd folder, or random:amused-256 / random:amused-512 "
+                        "(the real sizes with random weights, built in memory)")
+    b.add_argument("--runs", type=int, default=None,
+                   help="timed runs (default 20 for the bundled models, 2 pictures for aMUSEd)")
     add_placement_arguments(b)
     add_sampling_arguments(b)
 
@@ -166,7 +177,7 @@ def command_train_transformer(args: argparse.Namespace) -> None:
         import torch
 
         torch.set_num_threads(args.threads)
-    overrides = {k: getattr(args, k) for k in ("steps", "batch_size", "lr", "order", "architecture",
+    overrides = {k: getattr(args, k) for k in ("steps", "batch_size", "lr", "warmup", "order", "architecture",
                                                "width", "depth", "heads", "seed", "late_share",
                                                "late_fraction", "loss_mean", "init_from")}
     overrides["paired"] = args.twins or None
@@ -201,9 +212,15 @@ def command_evaluate(args: argparse.Namespace) -> None:
 
 
 def command_bench(args: argparse.Namespace) -> None:
+    from .amused_bench import benchmark_amused, is_amused_checkpoint
     from .eval.speed import benchmark_generation
 
-    benchmark_generation(args.checkpoint, sampling_overrides(args), runs=args.runs, cpu=args.cpu,
+    if is_amused_checkpoint(args.checkpoint):
+        precisions = ("fp32", "bf16") if args.precision in (None, "auto") else (args.precision,)
+        benchmark_amused(args.checkpoint, runs=args.runs or 2, cpu=args.cpu, precisions=precisions)
+        return
+
+    benchmark_generation(args.checkpoint, sampling_overrides(args), runs=args.runs or 20, cpu=args.cpu,
                          precision=args.precision)
 
 

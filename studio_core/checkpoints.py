@@ -16,11 +16,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .errors import StudioError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_CHECKPOINT = REPO_ROOT / "checkpoints" / "shapes-v1"
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(StudioError, RuntimeError):
     """A model directory is missing, incomplete or damaged."""
 
 

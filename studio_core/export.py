@@ -39,13 +39,20 @@ def generation_order_gif(state: GenerationState, picture: Callable[[TokenFrame],
     durations = [frame_ms] * (len(images) - 1) + [hold_ms]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    iio.imwrite(path, np.stack(images), extension=".gif", duration=durations, loop=0)
+    iio.imwrite(path, np.stack(images), extension=".gif", duration=durations, loop=0,
+                comment=gif_comment(state).encode("utf-8"))
     return len(images)
+
+
+def gif_comment(state: GenerationState) -> str:
+    """The GIF's comment block: which model made it, from which prompt and seed."""
+    frame = state.current
+    return f"Progressive Studio; model: {state.model or 'unknown'}; prompt: {frame.prompt}; seed: {frame.seed}"
 
 
 def png_metadata(state: GenerationState) -> dict[str, str]:
     frame = state.current
-    return {"prompt": frame.prompt, "seed": str(frame.seed),
+    return {"prompt": frame.prompt, "seed": str(frame.seed), "model": state.model or "unknown",
             "settings": json.dumps(state.settings.to_dict(), sort_keys=True),
             "software": "Progressive Studio"}
 

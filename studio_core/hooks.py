@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import StudioError
 
-class MaskError(ValueError):
+
+class MaskError(StudioError, ValueError):
     pass
 
 

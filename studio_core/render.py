@@ -13,7 +13,10 @@ from .state import TokenFrame
 NEW_COLOUR = (255, 255, 255)
 REVISED_COLOUR = (255, 40, 40)
 LOCKED_COLOUR = (60, 140, 255)
-GRID_COLOUR = (0, 0, 0)
+# Grid lines: dark over light pixels, light over dark ones, so the grid shows on any picture.
+GRID_ON_LIGHT = (0, 0, 0)
+GRID_ON_DARK = (235, 235, 235)
+LIGHT_LEVEL = 110  # mean of R, G, B above which a pixel counts as light (the checker's darker grey is 110)
 
 
 @functools.lru_cache(maxsize=8)
@@ -35,17 +38,25 @@ def render_frame(image: np.ndarray, frame: TokenFrame, scale: int = 4, marks: bo
     cell = size // frame.grid_size
     unknown = np.kron(~frame.known, np.ones((cell, cell), dtype=bool))
     big[unknown] = checker(size, cell)[unknown]
+    if grid:
+        draw_grid(big, cell)
     picture = Image.fromarray(big)
     draw = ImageDraw.Draw(picture)
-    if grid:
-        for k in range(1, frame.grid_size):
-            draw.line([(k * cell, 0), (k * cell, size)], fill=GRID_COLOUR, width=1)
-            draw.line([(0, k * cell), (size, k * cell)], fill=GRID_COLOUR, width=1)
     if marks:
         for mask, colour in ((frame.locked, LOCKED_COLOUR), (frame.new, NEW_COLOUR), (frame.revised, REVISED_COLOUR)):
             for r, c in zip(*np.nonzero(mask)):
                 draw.rectangle([c * cell, r * cell, (c + 1) * cell - 1, (r + 1) * cell - 1], outline=colour)
     return picture
+
+
+def draw_grid(big: np.ndarray, cell: int) -> None:
+    """One-pixel lines between the cells (in place), each pixel contrasting with the one under it."""
+    lines = np.zeros(big.shape[:2], dtype=bool)
+    lines[:, cell::cell] = True
+    lines[cell::cell, :] = True
+    light = big.mean(axis=-1) > LIGHT_LEVEL
+    big[lines & light] = GRID_ON_LIGHT
+    big[lines & ~light] = GRID_ON_DARK
 
 
 

@@ -19,13 +19,19 @@ from typing import Iterator, Protocol
 import numpy as np
 import torch
 
+from .errors import StudioError
 from .schedules import revision_budget, stage_plan
 from .state import GenerationState, SamplerSettings, TokenFrame, blank_frame
 
 STRATEGIES = ("qerror", "qerror-high", "importance", "confidence", "random", "raster")
+REVISION_MODES = ("visible", "hidden")
+# MaskGIT's choice temperature: the scale of the Gumbel noise on log-confidence at the first stage
+# (annealed to 0), so early stages explore placements; aMUSEd's scheduler starts at 2 instead.
+MASKGIT_CHOICE_TEMPERATURE = 4.5
+AMUSED_CHOICE_TEMPERATURE = 2.0
 
 
-class SettingsError(ValueError):
+class SettingsError(StudioError, ValueError):
     pass
 
 
@@ -36,9 +42,39 @@ class Prediction:
     importance: torch.Tensor  # (N,)
 
 
+@dataclass(frozen=True)
+class FamilyRules:
+    """How a model family's stage draws, orders and revises, where families differ.
+
+    `multinomial_draws`: candidates drawn with torch.multinomial over softmax(logits) and the
+    confidence noise drawn with `uniform_`, the calls aMUSEd's scheduler makes, in its order, so a
+    studio stage over an aMUSEd model makes the tokens AmusedPipeline makes from the same random
+    stream. Otherwise the faster inverse-CDF draw (`draw`).
+    `confidence_noise`: how the Gumbel noise on log-confidence anneals over a run's stages:
+    "maskgit", MaskGIT's choice temperature 4.5 times (1 - progress), for the bundled models;
+    "amused", aMUSEd's scheduler's `torch.linspace(2, 0, stages)`.
+    `revision_modes`: "visible" judges a placed token by the model's logit at its visible
+    position (meaningful for the bundled models, trained to score visible tokens too); "hidden"
+    hides the candidates and re-predicts them in a second pass (the only meaningful judgement for a
+    model trained on masked tokens alone, such as aMUSEd)."""
+    strategies: tuple[str, ...]
+    multinomial_draws: bool = False
+    confidence_noise: str = "maskgit"
+    revision_modes: tuple[str, ...] = ("visible", "hidden")
+
+
+PROGRESSIVE_RULES = FamilyRules(strategies=STRATEGIES)
+
+
 class Predictor(Protocol):
     def __call__(self, ids: torch.Tensor, prompt: str) -> Prediction:
         """ids: (N,) with the mask id where unknown."""
+
+
+def rules_of(predict: Predictor) -> FamilyRules:
+    """A predictor may say how its family samples (`rules`); a bare function gets the bundled
+    models' rules (tests drive the sampler with plain functions)."""
+    return getattr(predict, "rules", PROGRESSIVE_RULES)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -57,6 +93,8 @@ def validate_settings(settings: SamplerSettings, num_tokens: int) -> SamplerSett
     finite("temperature", settings.temperature, 1e-3, 10.0)
     finite("revision", settings.revision, 0.0, 4.0)
     finite("revision_threshold", settings.revision_threshold, 0.0, 1.0)
+    if settings.revision_mode not in REVISION_MODES:
+        raise SettingsError(f"revision_mode must be one of {REVISION_MODES}, got {settings.revision_mode!r}")
     if settings.strategy not in STRATEGIES:
         raise SettingsError(f"strategy must be one of {STRATEGIES}, got {settings.strategy!r}")
     if not isinstance(settings.top_k, int) or settings.top_k < 0:
@@ -101,8 +139,10 @@ def draw(probs: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor,
 
 
 def placement_scores(strategy: str, prediction: Prediction, candidate_probs: torch.Tensor,
-                     progress: float, generator: torch.Generator) -> torch.Tensor:
-    """Higher = place sooner. The model's heads are re-evaluated every stage (dynamic ordering)."""
+                     progress: float, generator: torch.Generator, amused_scale: torch.Tensor | None = None
+                     ) -> torch.Tensor:
+    """Higher = place sooner. The model's heads are re-evaluated every stage (dynamic ordering).
+    `amused_scale`: for a family with aMUSEd's confidence noise, its Gumbel scale this step."""
     n = candidate_probs.shape[0]
     if strategy == "qerror":  # low predicted quantization error first: structure before detail
         return -prediction.qerror.float()
@@ -110,14 +150,33 @@ def placement_scores(strategy: str, prediction: Prediction, candidate_probs: tor
         return prediction.qerror.float()
     if strategy == "importance":  # the learned head's rank among what is still masked
         return -prediction.importance.float()
+    if strategy == "confidence" and amused_scale is not None:
+        return amused_confidence(candidate_probs, amused_scale, generator)
     if strategy == "confidence":  # MaskGIT: confidence with Gumbel noise that anneals away
         gumbel = -torch.log(-torch.log(torch.rand(n, generator=generator).clamp(1e-9, 1 - 1e-9)))
-        return torch.log(candidate_probs.clamp_min(1e-12)) + 4.5 * (1 - progress) * gumbel
+        return torch.log(candidate_probs.clamp_min(1e-12)) + MASKGIT_CHOICE_TEMPERATURE * (1 - progress) * gumbel
     if strategy == "random":
         return torch.rand(n, generator=generator)
     if strategy == "raster":
         return -torch.arange(n, dtype=torch.float32)
     raise SettingsError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+
+
+def amused_confidence(candidate_probs: torch.Tensor, noise_scale: torch.Tensor,
+                      generator: torch.Generator) -> torch.Tensor:
+    """log p(candidate) + scale * Gumbel noise, with the calls and clamps of aMUSEd's scheduler
+    (`mask_by_random_topk`): one uniform number per position, drawn as a (1, N) tensor."""
+    noise = torch.zeros((1, candidate_probs.shape[0]), dtype=candidate_probs.dtype).uniform_(0, 1, generator=generator)
+    gumbel = -torch.log((-torch.log(noise.clamp(1e-20))).clamp(1e-20))
+    return (torch.log(candidate_probs.clamp(1e-20)) + noise_scale * gumbel)[0]
+
+
+def amused_noise_scale(step: int, steps: int) -> torch.Tensor:
+    """aMUSEd's Gumbel scale at step `step` of `steps`: `torch.linspace(2, 0, steps)[step]`, the
+    tensor its scheduler indexes (an edit frame past the plan gets none)."""
+    if steps <= 0 or step >= steps:
+        return torch.tensor(0.0)
+    return torch.linspace(AMUSED_CHOICE_TEMPERATURE, 0.0, steps)[step]
 
 
 def top_positions(scores: torch.Tensor, eligible: np.ndarray, count: int) -> np.ndarray:
@@ -181,27 +240,81 @@ class StageRequest:
     prompt: str
     seed: int
     hide: np.ndarray | None = None  # (N,) positions shown to the model as masked (re-prediction)
+    step: int = 0  # this frame's step among `steps` (a plan's stages, a repaint's frames)
+    steps: int = 0
+
+
+@dataclass(frozen=True)
+class Revision:
+    """Which placed tokens a stage replaces, with what, at what probability (under the drawing
+    distribution), and how many network passes judging them took."""
+    where: np.ndarray  # (N,) bool
+    tokens: torch.Tensor  # (N,) the current ids elsewhere
+    probs: torch.Tensor  # (N,)
+    passes: int = 0
+
+
+def draw_candidates(logits: torch.Tensor, settings: SamplerSettings, rules: FamilyRules,
+                    generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The drawing distribution, a candidate token everywhere and its probability. With
+    `multinomial_draws` at temperature 1 and no top-k these are the very calls of aMUSEd's
+    scheduler (`softmax`, then `multinomial` over every row), so its random stream is matched."""
+    if rules.multinomial_draws:
+        plain = settings.temperature == 1.0 and settings.top_k == 0
+        probs = logits.float().softmax(dim=-1) if plain else sampling_probs(logits, settings.temperature,
+                                                                            settings.top_k)
+        tokens = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator)[:, 0]
+        return probs, tokens, probs.gather(-1, tokens[:, None])[:, 0]
+    probs = sampling_probs(logits, settings.temperature, settings.top_k)
+    tokens, chosen = draw(probs, generator)
+    return probs, tokens, chosen
+
+
+def visible_revision(prediction: Prediction, probs: torch.Tensor, ids: torch.Tensor, revisable: np.ndarray,
+                     budget: int, threshold: float, generator: torch.Generator) -> Revision:
+    """Judge placed tokens by the model's probability for them where they stand, in the stage's own
+    pass, at temperature 1 (the model's belief, whatever the sampling temperature), and redraw the
+    doubtful ones from the drawing distribution."""
+    model_probs = torch.softmax(prediction.logits.float(), dim=-1)
+    revise = revision_choices(model_probs, ids, revisable, budget, threshold)
+    tokens, chosen = draw_replacements(probs, ids, revise, generator)
+    return Revision(revise, tokens, chosen)
+
+
+def hidden_revision(predict: Predictor, settings: SamplerSettings, mask_id: int, ids: torch.Tensor,
+                    confidence: np.ndarray, revisable: np.ndarray, budget: int, prompt: str,
+                    generator: torch.Generator) -> Revision:
+    """Revision for a model trained on masked tokens only, whose logits at a visible position carry
+    no training signal: hide the `budget` placed tokens drawn with the lowest confidence, predict
+    them again from everything else (this stage's new tokens included), and replace those the
+    model, now seeing them as unknown, gives less than the threshold. One extra network pass."""
+    none = np.zeros_like(revisable)
+    if budget <= 0 or not revisable.any():
+        return Revision(none, ids.clone(), torch.zeros(len(ids)))
+    candidates = top_positions(-torch.from_numpy(confidence.astype(np.float32)), revisable, budget)
+    hidden = ids.clone()
+    hidden[torch.from_numpy(candidates)] = mask_id
+    second = predict(hidden, prompt)
+    model_probs = torch.softmax(second.logits.float(), dim=-1)
+    revise = revision_choices(model_probs, ids, candidates, budget, settings.revision_threshold)
+    probs = sampling_probs(second.logits, settings.temperature, settings.top_k)
+    tokens, chosen = draw_replacements(probs, ids, revise, generator)
+    return Revision(revise, tokens, chosen, passes=1)
 
 
 def apply_stage(state: GenerationState, predict: Predictor, request: StageRequest) -> GenerationState:
-    settings, frame = state.settings, state.current
-    n = frame.ids.size
+    settings, frame, rules = state.settings, state.current, rules_of(predict)
     generator = frame_generator(request.seed, len(state.frames))
     ids = torch.from_numpy(frame.ids.reshape(-1).copy())
     model_ids = ids.clone()
     if request.hide is not None:
         model_ids[torch.from_numpy(request.hide)] = state.mask_id
     prediction = predict(model_ids, request.prompt)
-    probs = sampling_probs(prediction.logits, settings.temperature, settings.top_k)
-    candidates, candidate_probs = draw(probs, generator)
-    scores = placement_scores(settings.strategy, prediction, candidate_probs, request.progress, generator)
+    probs, candidates, candidate_probs = draw_candidates(prediction.logits, settings, rules, generator)
+    amused_scale = amused_noise_scale(request.step, request.steps) if rules.confidence_noise == "amused" else None
+    scores = placement_scores(settings.strategy, prediction, candidate_probs, request.progress, generator,
+                              amused_scale)
     placed = top_positions(scores, request.eligible, request.place)
-
-    model_probs = torch.softmax(prediction.logits.float(), dim=-1)
-    revisable = request.revisable & ~placed
-    revise = revision_choices(model_probs, ids, revisable, request.revision_budget,
-                              settings.revision_threshold)
-    replacements, replacement_probs = draw_replacements(probs, ids, revise, generator)
 
     new_ids = frame.ids.reshape(-1).copy()
     confidence = frame.confidence.reshape(-1).copy()
@@ -209,8 +322,17 @@ def apply_stage(state: GenerationState, predict: Predictor, request: StageReques
     new_ids[placed] = candidates.numpy()[placed]
     confidence[placed] = candidate_probs.numpy()[placed]
     placed_stage[placed] = request.placed_stage
-    new_ids[revise] = replacements.numpy()[revise]
-    confidence[revise] = replacement_probs.numpy()[revise]
+
+    revisable = request.revisable & ~placed
+    if settings.revision_mode == "hidden":
+        revision = hidden_revision(predict, settings, state.mask_id, torch.from_numpy(new_ids), confidence,
+                                   revisable, request.revision_budget, request.prompt, generator)
+    else:
+        revision = visible_revision(prediction, probs, ids, revisable, request.revision_budget,
+                                    settings.revision_threshold, generator)
+    revise = revision.where
+    new_ids[revise] = revision.tokens.numpy()[revise]
+    confidence[revise] = revision.probs.numpy()[revise]
     changed = revise & (new_ids != frame.ids.reshape(-1))
 
     g = frame.grid_size
@@ -249,6 +371,7 @@ def next_stage(state: GenerationState, predict: Predictor, prompt: str | None = 
         revisable=known & ~frame.locked.reshape(-1),
         revision_budget=revision_budget(known.size, len(state.plan), stage, state.settings.revision),
         progress=stage / len(state.plan), stage=stage + 1, placed_stage=stage, event="stage",
+        step=stage, steps=len(state.plan),
         prompt=frame.prompt if prompt is None else prompt,
         seed=frame.seed if seed is None else validate_seed(seed),
     )
@@ -313,7 +436,7 @@ def repaint(state: GenerationState, predict: Predictor, mask: np.ndarray, prompt
             place=size, eligible=region & ~current_known,
             revisable=region & current_known & ~working.current.locked.reshape(-1),
             revision_budget=revision_budget(count, steps, i, state.settings.revision),
-            progress=i / steps, stage=frame.stage, placed_stage=frame.stage,
+            progress=i / steps, stage=frame.stage, placed_stage=frame.stage, step=i, steps=steps,
             event="repaint", prompt=prompt, seed=seed,
         )
         working = apply_stage(working, predict, request)

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import math
 
-PLANS = ("uniform", "cosine")
+from .errors import StudioError
+
+PLANS = ("uniform", "cosine", "amused")
 
 
-class PlanError(ValueError):
+class PlanError(StudioError, ValueError):
     pass
 
 
 def masked_fraction(schedule: str, progress: float) -> float:
     """Fraction of tokens still masked after `progress` (0..1) of the stages."""
+    if schedule == "amused":
+        schedule = "cosine"
     if schedule == "uniform":
         return 1.0 - progress
     if schedule == "cosine":
@@ -30,6 +34,8 @@ def stage_plan(num_tokens: int, stages: int, schedule: str = "cosine") -> tuple[
         raise PlanError(f"stages must be a whole number, got {stages!r}")
     if not 1 <= stages <= num_tokens:
         raise PlanError(f"stages must be between 1 and {num_tokens} (the number of tokens), got {stages}")
+    if schedule == "amused":
+        return amused_plan(num_tokens, stages)
     # Cumulative placed counts, rounded, then forced strictly increasing so every stage places at
     # least one token (rounding alone can make two neighbouring stages equal for large T).
     placed = [round(num_tokens * (1.0 - masked_fraction(schedule, (t + 1) / stages))) for t in range(stages)]
@@ -39,6 +45,26 @@ def stage_plan(num_tokens: int, stages: int, schedule: str = "cosine") -> tuple[
     for t in reversed(range(stages - 1)):  # and leave room for the stages after it
         placed[t] = min(placed[t], placed[t + 1] - 1)
     return tuple(b - a for a, b in zip([0] + placed[:-1], placed))
+
+
+def amused_plan(num_tokens: int, stages: int) -> tuple[int, ...]:
+    """aMUSEd's scheduler's counts, computed as it computes them: after step i,
+    floor(N * cos(pi/2 * (i+1)/T)) tokens stay masked (float32 tensors: its rounding at the floor
+    is matched too), at least one is placed and, before the last step, at least one stays masked."""
+    import torch
+
+    plan, unknown = [], num_tokens
+    for step in range(stages - 1):
+        ratio = (torch.tensor([[step]]) + 1) / stages
+        masked = int((num_tokens * torch.cos(ratio * math.pi / 2)).floor())
+        masked = max(min(unknown - 1, masked), 1)
+        plan.append(unknown - masked)
+        unknown = masked
+    plan.append(unknown)
+    if min(plan) < 1:
+        raise PlanError(f"stages must leave every stage a token to place on aMUSEd's schedule: "
+                        f"{stages} stages over {num_tokens} tokens do not, use fewer")
+    return tuple(plan)
 
 
 def revision_budget(num_tokens: int, stages: int, stage: int, strength: float) -> int:

@@ -33,6 +33,7 @@ class ModelSpec:
     grid_size: int
     codebook_size: int
     mask_id: int
+    name: str = ""  # the model's name; a session that names another model is refused
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,9 @@ def _parse_export(payload: object, limits: StoreLimits) -> SessionExport:
         branches.append(ExportedBranch(parent, fork if parent is not None else None, state))
     first = branches[0].state
     for i, b in enumerate(branches[1:], 1):
-        if (b.state.settings, b.state.plan, b.state.mask_id) != (first.settings, first.plan, first.mask_id):
-            raise InvalidSessionData(f"branch {i} has other settings, plan or mask id than branch 0: "
+        if (b.state.settings, b.state.plan, b.state.mask_id, b.state.model) != \
+                (first.settings, first.plan, first.mask_id, first.model):
+            raise InvalidSessionData(f"branch {i} has other settings, plan, mask id or model than branch 0: "
                                      f"the branches of a session share them")
     current = payload.get("current_branch", 0)
     if isinstance(current, bool) or not isinstance(current, int) or not 0 <= current < len(branches):
@@ -151,7 +153,10 @@ def _parse_state(raw: object, where: str) -> GenerationState:
     frames = raw["frames"]
     if not isinstance(frames, list) or not frames:
         raise InvalidSessionData(f"{where} has no frames")
-    return GenerationState(settings=SamplerSettings(**settings), plan=tuple(plan), mask_id=mask_id,
+    model = raw.get("model") or ""  # files saved before models had names have none
+    if not isinstance(model, str) or len(model) > 200:
+        raise InvalidSessionData(f"{where}: model must be a model's name")
+    return GenerationState(settings=SamplerSettings(**settings), plan=tuple(plan), mask_id=mask_id, model=model,
                            frames=tuple(_parse_frame(f, f"{where}, frame {j}") for j, f in enumerate(frames)))
 
 
@@ -215,6 +220,9 @@ def check_fits_model(state: GenerationState, model: ModelSpec) -> None:
     """A state this model can show and continue: its grid, codebook and mask id, settings the
     sampler accepts, and the plan those settings make. Raises InvalidSessionData naming what differs."""
     grid, codebook = model.grid_size, model.codebook_size
+    if state.model and model.name and state.model != model.name:
+        raise InvalidSessionData(f"this session was made by the model {state.model!r}; this studio runs "
+                                 f"{model.name!r}: open it where {state.model!r} is loaded")
     if state.mask_id != model.mask_id:
         raise InvalidSessionData(f"this session was made by another model (mask id {state.mask_id}, "
                                  f"this model's is {model.mask_id})")
@@ -232,7 +240,7 @@ def check_fits_model(state: GenerationState, model: ModelSpec) -> None:
                                      f"tokens); the app runs a {grid}x{grid} model")
         placed = f.ids[f.known]
         if placed.size and (placed.min() < 0 or placed.max() >= codebook):
-            raise InvalidSessionData(f"frame {j} holds tokens outside the model's codebook of {codebook} codes")
+            raise InvalidSessionData(f"frame {j} holds tokens outside the codebook of {codebook} codes")
         if not (((f.ids >= 0) & (f.ids < codebook)) | (f.ids == model.mask_id)).all():
             raise InvalidSessionData(f"frame {j} holds ids that are neither codes nor the mask id")
         if f.stage > len(plan) or f.placed_stage.min() < -1 or f.placed_stage.max() > len(plan):

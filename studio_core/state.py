@@ -24,6 +24,9 @@ class SamplerSettings:
     top_k: int = 0  # 0 = the whole codebook
     revision: float = 0.5  # share of a stage's tokens that may be revised at the first stage
     revision_threshold: float = 0.1  # only placed tokens whose probability fell below this are revised
+    # visible: judge placed tokens by the model's logits where they stand (one pass); hidden: hide
+    # the weakest placed tokens and re-predict them (a second pass; see sampler.hidden_revision)
+    revision_mode: str = "visible"
     repaint_stages: int = 4
 
     def to_dict(self) -> dict:
@@ -89,6 +92,7 @@ class GenerationState:
     plan: tuple[int, ...]
     mask_id: int
     frames: tuple[TokenFrame, ...] = field(default_factory=tuple)
+    model: str = ""  # the name of the model that made it ("" in sessions saved before models had names)
 
     @property
     def current(self) -> TokenFrame:
@@ -111,11 +115,12 @@ class GenerationState:
 
     def to_dict(self) -> dict:
         return {"settings": self.settings.to_dict(), "plan": list(self.plan), "mask_id": self.mask_id,
-                "frames": [f.to_dict() for f in self.frames]}
+                "model": self.model, "frames": [f.to_dict() for f in self.frames]}
 
     @staticmethod
     def from_dict(d: dict) -> "GenerationState":
         return GenerationState(
             settings=SamplerSettings(**d["settings"]), plan=tuple(int(x) for x in d["plan"]),
             mask_id=int(d["mask_id"]), frames=tuple(TokenFrame.from_dict(f) for f in d["frames"]),
+            model=str(d.get("model") or ""),
         )

@@ -307,13 +307,18 @@ class SessionStore:
         return row
 
     def _lineage(self, db: Session, branch: BranchRow) -> list[BranchRow]:
-        """The branch and its ancestors, the branch first: a loop, bounded by the depth limit (or the
-        depth the row says, for a database written under a larger limit)."""
+        """The branch and its ancestors, the branch first: one query for the session's branches,
+        then a loop that stops at the root (or at a cycle or a missing parent, which only a
+        hand-edited database could hold)."""
+        if branch.parent_id is None:
+            return [branch]
+        rows = {b.id: b for b in db.scalars(select(BranchRow).where(BranchRow.session_id == branch.session_id))}
         chain = [branch]
         while chain[-1].parent_id is not None:
-            if len(chain) > max(self.limits.max_branch_depth, branch.depth) + 1:
+            parent = rows.get(chain[-1].parent_id)
+            if parent is None or len(chain) > len(rows):
                 raise StoreError(f"branch {branch.id} has a broken chain of parents in {self.name}")
-            chain.append(db.get(BranchRow, chain[-1].parent_id))
+            chain.append(parent)
         return chain
 
     def _segments(self, db: Session, branch: BranchRow, upto: int | None = None) -> list[tuple[int, int, int | None]]:
@@ -372,7 +377,8 @@ class SessionStore:
 
     def _state(self, db: Session, session: SessionRow, branch: BranchRow) -> GenerationState:
         return GenerationState(settings=SamplerSettings(**session.settings), plan=tuple(session.plan),
-                               mask_id=session.mask_id, frames=tuple(self._frames(db, session, branch)))
+                               mask_id=session.mask_id, frames=tuple(self._frames(db, session, branch)),
+                               model=session.model or "")
 
     def _branch_infos(self, db: Session, session_id: str) -> tuple[BranchInfo, ...]:
         rows = db.scalars(select(BranchRow).where(BranchRow.session_id == session_id).order_by(BranchRow.id)).all()
@@ -406,20 +412,24 @@ class SessionStore:
                                f"from the history to make room")
 
     def _add_frames(self, db: Session, session: SessionRow, branch_id: int, first_index: int,
-                    frames: Sequence[TokenFrame], previous_prompt: str | None, now: float) -> None:
+                    frames: Sequence[TokenFrame], previous_prompt: str | None, now: float,
+                    check_room: bool = True) -> None:
         rows = []
         for i, frame in enumerate(frames):
             check_prompt_length(frame.prompt, self.limits)
             rows.append(frame_row(branch_id, first_index + i, frame, previous_prompt, now))
             previous_prompt = frame.prompt
         size = sum(row_bytes(r) for r in rows)
-        self._check_room(db, session.owner_hash, session.id, len(rows), size)
+        if check_room:
+            self._check_room(db, session.owner_hash, session.id, len(rows), size)
         db.add_all(rows)
         session.stored_bytes = (session.stored_bytes or 0) + size
 
     def _add_branch(self, db: Session, session_id: str, now: float, parent: BranchRow | None = None,
-                    fork_index: int | None = None) -> BranchRow:
-        count = db.scalar(select(func.count()).select_from(BranchRow).where(BranchRow.session_id == session_id))
+                    fork_index: int | None = None, count: int | None = None) -> BranchRow:
+        """A new branch row; `count` is how many the session has, when the caller knows it."""
+        if count is None:
+            count = db.scalar(select(func.count()).select_from(BranchRow).where(BranchRow.session_id == session_id))
         if count >= self.limits.max_branches_per_session:
             raise LimitReached(f"this session has {count} branches, the most a session keeps: start a new "
                                f"session from the history")
@@ -437,7 +447,7 @@ class SessionStore:
         check_prompt_length(prompt, self.limits)
         session = SessionRow(id=uuid.uuid4().hex, owner_hash=key, prompt=prompt, created=now, updated=now,
                              settings=state.settings.to_dict(), plan=list(state.plan), mask_id=state.mask_id,
-                             stored_bytes=len(prompt.encode("utf-8")))
+                             model=state.model or None, stored_bytes=len(prompt.encode("utf-8")))
         db.add(session)
         db.flush()  # the session row exists before the branch that references it
         return session
@@ -583,12 +593,13 @@ class SessionStore:
             rows: list[BranchRow] = []
             for i, b in enumerate(export.branches):
                 parent = None if b.parent is None else rows[b.parent]
-                row = self._add_branch(db, session.id, now, parent, b.fork_index)
+                row = self._add_branch(db, session.id, now, parent, b.fork_index, count=i)
                 first_index = 0 if b.fork_index is None else b.fork_index + 1
-                self._add_frames(db, session, row.id, first_index, export.own_frames(i), None, now)
+                self._add_frames(db, session, row.id, first_index, export.own_frames(i), None, now, check_room=False)
                 rows.append(row)
             session.current_branch_id = rows[export.current].id
             db.flush()
+            self._check_room(db, key, session.id, 0, 0)  # the whole file, once: within the limits as written
             opened = self._opened(db, session)
             if accept is not None:
                 accept(opened)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import StudioError
+
 # Ids the databases can hold: SQLite's INTEGER and PostgreSQL's BIGINT are signed 64-bit; a bigger
 # Python int would reach the driver and fail there with an OverflowError.
 MAX_DATABASE_INT = 2**63 - 1
@@ -36,7 +38,7 @@ class StoreLimits:
                 raise ValueError(f"StoreLimits.{name} must be a whole number >= 1, got {value!r}")
 
 
-class StoreError(RuntimeError):
+class StoreError(StudioError, RuntimeError):
     """Something about the session database a person has to know about."""
 
 

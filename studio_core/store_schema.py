@@ -49,6 +49,8 @@ class SessionRow(Base):
     settings: Mapped[dict] = mapped_column(JSON)
     plan: Mapped[list] = mapped_column(JSON)
     mask_id: Mapped[int] = mapped_column(Integer)
+    # The name of the model that made it; NULL for sessions saved before models had names.
+    model: Mapped[str | None] = mapped_column(String, nullable=True)
     # What the session's frames take in the database, for the owner's quota.
     stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
 
@@ -130,8 +132,10 @@ def migrate_legacy(conn: Connection) -> None:
     """Move every session of a schema-1 file into the schema-2 tables, keeping ids, then drop the
     old tables. Runs inside the caller's write transaction: all of it happens or none."""
     Base.metadata.create_all(conn)
-    sessions = conn.execute(text("SELECT id, owner_hash, prompt, created, updated, current_branch_id "
-                                 "FROM sessions")).all()
+    # The model column was added to some schema-1 files by the version that named models.
+    has_model = "model" in {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(sessions)")}
+    sessions = conn.execute(text("SELECT id, owner_hash, prompt, created, updated, current_branch_id, "
+                                 f"{'model' if has_model else 'NULL'} AS model FROM sessions")).all()
     first_branch = {}
     for b in conn.execute(text("SELECT id, session_id, settings, plan, mask_id FROM branches ORDER BY id")):
         first_branch.setdefault(b.session_id, b)
@@ -144,7 +148,7 @@ def migrate_legacy(conn: Connection) -> None:
         conn.execute(SessionRow.__table__.insert().values(
             id=s.id, owner_hash=s.owner_hash, prompt=s.prompt, created=s.created, updated=s.updated,
             current_branch_id=s.current_branch_id, settings=_json(b.settings), plan=_json(b.plan),
-            mask_id=b.mask_id, stored_bytes=0))
+            mask_id=b.mask_id, model=s.model, stored_bytes=0))
     kept = {s.id for s in sessions if s.id in first_branch}
     for b in conn.execute(text("SELECT id, session_id, parent_id, fork_index, created FROM branches ORDER BY id")):
         if b.session_id not in kept:

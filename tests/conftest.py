@@ -88,3 +88,19 @@ def db_target(request, tmp_path):
     if request.param == "sqlite":
         return tmp_path / "studio.db"
     return request.getfixturevalue("postgres_server").new_database()
+
+
+@pytest.fixture(scope="session")
+def tiny_amused_dir(tmp_path_factory) -> Path:
+    """A tiny random aMUSEd pipeline folder (diffusers' own test sizes, 8x8 grid, 8 codes), written
+    by AmusedPipeline.save_pretrained as a hub folder is laid out."""
+    from studio_core.amused_configs import save_random_pipeline
+
+    return save_random_pipeline("tiny", tmp_path_factory.mktemp("amused") / "tiny-amused")
+
+
+@pytest.fixture(scope="session")
+def amused_studio(tiny_amused_dir):
+    from studio_core.studio import Studio
+
+    return Studio.load(tiny_amused_dir, cpu=True, precision="fp32")

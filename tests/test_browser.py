@@ -1,6 +1,9 @@
 """The studio in a real browser: Debian's headless Chromium driven by Playwright, against the real
-app (tiny model). A person's path: type a prompt, generate, brush a region, lock it, repaint,
-export the GIF, reload the page and find the session in the history.
+app (tiny model), at a laptop's size (1366x768) and a phone's (390x844). A person's path: type a
+prompt, generate (a double click makes one session), see the picture without scrolling, move the
+timeline by typing and by keys, select cells (a closed loop selects its inside), lock them,
+repaint, branch with an untouched seed (random), export the GIF, reload the page, open the
+session from the history with one click, and delete it (the page asks first).
 
 Skipped only where Chromium or Playwright is missing and STUDIO_REQUIRE_BROWSER is not set;
 .ci/run sets it (and installs Chromium), so CI cannot skip it silently."""
@@ -31,6 +34,7 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-d
                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--disable-extensions"]
 PROMPT = "a large red circle in the top left"
+VIEWPORTS = {"laptop": (1366, 768), "phone": (390, 844)}
 WAIT_MS = 120_000  # generous: CI machines are shared
 
 
@@ -71,8 +75,8 @@ def studio_app(tiny_studio, tmp_path_factory):
     store.close()
 
 
-def open_page(browser, url: str):
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
+def open_page(browser, url: str, viewport: tuple[int, int]):
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
     page.goto(url, wait_until="load")  # never "networkidle": Gradio keeps a heartbeat open
@@ -86,6 +90,39 @@ def status_says(page, text: str) -> None:
     from playwright.sync_api import expect
 
     expect(page.locator("#status")).to_contain_text(text, timeout=WAIT_MS)
+
+
+def in_view(page, selector: str) -> bool:
+    """Whether the element is wholly inside the window as it is scrolled now."""
+    return page.evaluate("""(selector) => {
+        const r = document.querySelector(selector).getBoundingClientRect();
+        return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight + 1; }""", selector)
+
+
+def visible_error_pills(page) -> int:
+    """Gradio's red "Error" marks shown over components (outside the toast)."""
+    return page.evaluate("""() => [...document.querySelectorAll('.error')].filter((e) => {
+        if (e.closest('.toast-body')) return false;
+        const r = e.getBoundingClientRect(), style = getComputedStyle(e);
+        return r.width > 0 && r.height > 0 && style.visibility !== 'hidden' && style.opacity !== '0'
+            && !e.closest('.hide'); }).length""")
+
+
+def timeline_has(page, frames: int) -> None:
+    """Wait until the timeline follows the branch (it is refreshed after an action ends)."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("#timeline")).to_contain_text(f"Timeline: {frames} frames", timeout=WAIT_MS)
+
+
+def picture_src(page) -> str:
+    return page.locator("#picture img").get_attribute("src") or ""
+
+
+def open_select_tab(page) -> None:
+    page.get_by_role("tab", name="Select cells").click()
+    page.locator("#selection canvas").first.wait_for()
+    page.wait_for_timeout(300)  # the canvas loads its background asynchronously
 
 
 def brush_stroke(page, points: list[tuple[float, float]]) -> None:
@@ -106,10 +143,15 @@ def brush_stroke(page, points: list[tuple[float, float]]) -> None:
     page.mouse.up()
 
 
+def sessions_with(db: Path, prompt: str) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        return [row[0] for row in conn.execute("SELECT id FROM sessions WHERE prompt = ?", (prompt,))]
+
+
 def stored_session(db: Path, prompt: str) -> tuple[str, list[TokenFrame]]:
     """The session with that prompt, read straight from the app's database: the browser's token
-    is encrypted in its local storage, so the test looks the way an administrator would (this
-    throwaway database holds one such session, on one branch)."""
+    is encrypted in its local storage, so the test looks the way an administrator would (each
+    test uses its own prompt, so it is the one session with it), on its current branch."""
     with sqlite3.connect(db) as conn:
         session_id, branch_id = conn.execute(
             "SELECT id, current_branch_id FROM studio_sessions WHERE prompt = ?", (prompt,)).fetchone()
@@ -121,61 +163,113 @@ def stored_session(db: Path, prompt: str) -> tuple[str, list[TokenFrame]]:
     return session_id, frames
 
 
-def test_a_person_generates_edits_exports_and_finds_the_session_again(chromium, studio_app, tmp_path):
+@pytest.mark.parametrize("device", list(VIEWPORTS))
+def test_a_person_generates_edits_branches_and_finds_the_session_again(chromium, studio_app, device, tmp_path):
+    from playwright.sync_api import expect
+
     url, db, config = studio_app
-    context, page = open_page(chromium, url)
+    prompt = f"{PROMPT} on a {device}"
+    context, page = open_page(chromium, url, VIEWPORTS[device])
     try:
-        page.locator("#prompt textarea").fill(PROMPT)
+        # Before any picture there is no timeline; an empty prompt is one toast, no red pills.
+        assert not page.locator("#timeline").is_visible()
         page.get_by_role("button", name="Generate", exact=True).click()
+        expect(page.locator(".toast-body").first).to_contain_text("prompt is empty")
+        assert visible_error_pills(page) == 0
+        expect(page.get_by_role("button", name="Generate", exact=True)).to_be_enabled()
+
+        # A double click on Generate makes one session; the buttons are disabled meanwhile.
+        page.locator("#prompt textarea").fill(prompt)
+        page.get_by_role("button", name="Generate", exact=True).dblclick()
         status_says(page, "finished")
         status_says(page, "Stage 6 / 6")
-        # The page's picture is a crisp PNG at the configured size.
-        src = page.locator("#picture img").get_attribute("src")
-        assert src and src.endswith(".png")
+        expect(page.get_by_role("button", name="Generate", exact=True)).to_be_enabled()
+        page.wait_for_timeout(1000)  # a second session would have started by now
+        assert len(sessions_with(db, prompt)) == 1
+        # The picture is on screen without scrolling: the status line and the timeline with it.
+        assert page.evaluate("scrollY") == 0
+        assert in_view(page, "#picture img") and in_view(page, "#status")
+        assert picture_src(page).endswith(".png")
+        timeline_has(page, 7)
 
-        # Brush the top-left corner of the picture, then lock it.
-        page.wait_for_timeout(500)  # the brush canvas refreshes after the generation ends
-        brush_stroke(page, [(0.05, 0.05), (0.3, 0.3)])
+        # The picture follows the timeline, typed and keyed.
+        finished = picture_src(page)
+        number = page.locator("#timeline input[type=number]")
+        number.fill("2")
+        number.press("Enter")
+        status_says(page, "frame 2 of 6")
+        assert picture_src(page) != finished
+        page.locator("#timeline input[type=range]").focus()
+        page.keyboard.press("End")
+        status_says(page, "frame 6 of 6")
+        page.keyboard.press("ArrowLeft")
+        status_says(page, "frame 5 of 6")
+        page.keyboard.press("End")
+        status_says(page, "frame 6 of 6")
+
+        # A loop drawn around the middle selects its inside too; Lock locks it.
+        open_select_tab(page)
+        brush_stroke(page, [(0.3, 0.3), (0.7, 0.3), (0.7, 0.7), (0.3, 0.7), (0.3, 0.3)])
+        expect(page.locator("#selection-count")).to_contain_text("of 16 cells selected")
         page.get_by_role("button", name="Lock", exact=True).click()
         status_says(page, "locked")
-        session_id, frames = stored_session(db, PROMPT)
+        session_id, frames = stored_session(db, prompt)
         locked = frames[-1].locked
-        assert locked.any() and locked[0, 0] and not locked[-1, -1]
+        assert locked[1:3, 1:3].all() and not locked[0, 0] and not locked[-1, -1]
 
-        # Brush across the right side and repaint it under another prompt.
-        page.wait_for_timeout(500)
-        brush_stroke(page, [(0.6, 0.1), (0.9, 0.9)])
+        # Repaint the right side under another prompt: locked cells stay.
+        timeline_has(page, len(frames))  # the controls (canvas included) follow the lock
+        open_select_tab(page)
+        brush_stroke(page, [(0.85, 0.05), (0.95, 0.95)])
         page.get_by_label("Region prompt (optional, for Repaint)").fill("a small blue square")
         page.get_by_role("button", name="Repaint", exact=True).click()
-        status_says(page, "finished · repainted")  # "repainted" alone shows from the first repaint stage
-        _, frames = stored_session(db, PROMPT)
-        repainted = [f for f in frames if f.event == "repaint"]
-        assert repainted and all(f.prompt == "a small blue square" for f in repainted)
-        np.testing.assert_array_equal(frames[-1].ids[locked], frames[6].ids[locked])  # locked: untouched
-        assert (frames[-1].ids != frames[6].ids).any()  # and the repaint changed something
+        status_says(page, "finished · repainted")
+        _, frames = stored_session(db, prompt)
+        assert any(f.event == "repaint" and f.prompt == "a small blue square" for f in frames)
+        np.testing.assert_array_equal(frames[-1].ids[locked], frames[7].ids[locked])
+        timeline_has(page, len(frames))
+
+        # Branch from frame 3 with the seed box untouched: a random seed, shown.
+        number.fill("3")
+        number.press("Enter")
+        status_says(page, "frame 3 of")
+        assert page.get_by_label("Branch seed").input_value() == ""
+        page.get_by_role("button", name="Branch from this frame").click()
+        status_says(page, "branch 2")
+        status_says(page, "finished")
+        _, branch_frames = stored_session(db, prompt)
+        used = branch_frames[-1].seed
+        assert used != frames[-1].seed  # not the first branch's seed, nor 0 (p = 2**-31 each)
+        status_says(page, f"seed {used}")
 
         # Export the generation-order GIF: a link appears, the file is in the export folder.
         page.get_by_role("button", name="Export GIF").click()
         link = page.locator("#download a").first
         link.wait_for()
         assert ".gif" in (link.get_attribute("href") or "")
-        gifs = sorted(config.exports_dir.glob("studio-gif-*.gif"))
-        assert len(gifs) == 1
-        with Image.open(gifs[0]) as gif:
-            assert gif.n_frames == len(frames) - 1  # one per frame after the blank start
 
-        # Reload: the history lists the session (same browser, same token), and it opens.
+        # Reload: one click on the history opens the session and brings the picture into view.
         page.reload(wait_until="load")
         page.get_by_role("button", name="Generate", exact=True).wait_for()
         history = page.locator("#history")
-        history.get_by_text(PROMPT[:20]).first.wait_for()
+        history.get_by_text(prompt[:20]).first.wait_for()
+        history.scroll_into_view_if_needed()
         history.locator("img").first.click()
-        from playwright.sync_api import expect
-
-        expect(page.get_by_label("Session id")).to_have_value(session_id, timeout=WAIT_MS)
-        page.get_by_role("button", name="Open", exact=True).click()
         status_says(page, f"session {session_id[:8]}")
-        status_says(page, "repainted")
-        page.screenshot(path=str(tmp_path / "studio.png"), full_page=True)
+        page.wait_for_timeout(500)
+        assert in_view(page, "#picture img")
+
+        # Delete asks first; keeping it keeps it; confirming deletes it.
+        page.get_by_role("button", name="Delete…").click()
+        question = page.locator("#confirm-delete")
+        expect(question).to_contain_text(prompt)
+        page.get_by_role("button", name="Keep it").click()
+        expect(question).to_be_hidden()
+        assert sessions_with(db, prompt) == [session_id]
+        page.get_by_role("button", name="Delete…").click()
+        page.get_by_role("button", name="Yes, delete it").click()
+        expect(history.get_by_text(prompt[:20])).to_have_count(0)
+        assert sessions_with(db, prompt) == []
+        page.screenshot(path=str(tmp_path / f"studio-{device}.png"), full_page=True)
     finally:
         context.close()

@@ -254,7 +254,7 @@ ATTACKS = {
     "guidance 'abc'": (_guidance_abc, "guidance must be a finite number"),
     "a 2-million-stage plan": (_two_million_stages, "is not the plan its settings make"),
     "2 million stages": (_stages_past_the_grid, "stages must be between 1 and 16"),
-    "ids outside the codebook": (_ids_outside_codebook, "outside the model's codebook"),
+    "ids outside the codebook": (_ids_outside_codebook, "tokens outside the codebook"),
     "another model's mask id": (_other_mask_id, "another model"),
     "a parent that comes later": (_bad_parent, "parent must name an earlier branch"),
     "a 2 MB prompt": (_huge_prompt, "characters long"),
@@ -349,7 +349,8 @@ def test_numbers_too_large_get_a_clear_message(served):
     made = generate(client, owner, stages=3)
     assert "not part of session" in error_of(lambda: client.predict(10**30, owner, api_name="/open_branch"))
     assert "greater than maximum value" in error_of(lambda: client.predict(10**30, owner, api_name="/view_frame"))
-    assert "greater than maximum value" in error_of(lambda: client.predict(1, 10**30, "", owner, api_name="/branch"))
+    assert "seed must be between 0 and 2147483647" in error_of(
+        lambda: client.predict(1, 10**30, "", owner, api_name="/branch"))
     assert "not found" in error_of(lambda: client.predict("x" * 100_000, owner, api_name="/open_session"))
     assert history(client, owner) == [made["session_id"]]
 

@@ -65,7 +65,8 @@ def assert_same_state(loaded: GenerationState, original: GenerationState) -> Non
 def test_a_saved_state_loads_back_identical(db_target, tmp_path, edited_state):
     store = SessionStore(db_target)
     ref = store.create_session(ALICE, GenerationState(edited_state.settings, edited_state.plan,
-                                                      edited_state.mask_id, edited_state.frames[:1]))
+                                                      edited_state.mask_id, edited_state.frames[:1],
+                                                      model=edited_state.model))
     # Frames arrive one by one, as the app writes them while generating.
     for index, frame in enumerate(edited_state.frames[1:], start=1):
         assert store.append_frames(ref.session_id, ref.branch_id, ALICE, [frame], at=index) == index + 1
@@ -328,7 +329,8 @@ def test_concurrent_writers_leave_every_session_complete(db_target, edited_state
         try:
             for _ in range(2):
                 ref = store.create_session(owner, GenerationState(edited_state.settings, edited_state.plan,
-                                                                  edited_state.mask_id, frames[:1]))
+                                                                  edited_state.mask_id, frames[:1],
+                                                                  model=edited_state.model))
                 for index in range(1, len(frames)):
                     store.append_frames(ref.session_id, ref.branch_id, owner, [frames[index]], at=index)
                 with lock:
@@ -397,8 +399,8 @@ def test_a_schema_1_file_is_moved_over_whole_and_keeps_working(tmp_path, tiny_st
     for owner in owners:
         [summary] = store.list_sessions(owner)
         owners[owner] = summary.id
-        assert store.export_session(summary.id, owner).to_dict() == expected[summary.id]
-        want = SessionExport.from_dict(expected[summary.id])
+        want = SessionExport.from_dict(expected[summary.id])  # read as this version reads that file
+        assert store.export_session(summary.id, owner).to_dict() == want.to_dict()
         assert summary.last_frame.to_dict() == want.branches[want.current].state.current.to_dict()
     opened = store.load(owners[ALICE], ALICE)
     assert [(b.parent_id, b.fork_index) for b in opened.branches] == [(None, None), (opened.branches[0].id, 3)]
@@ -418,3 +420,24 @@ def test_a_schema_1_file_is_moved_over_whole_and_keeps_working(tmp_path, tiny_st
         assert not tables & {"sessions", "branches", "frames"}
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert SessionStore(path).load(owners[ALICE], ALICE, first.id).state.current.event == "lock"
+
+
+def test_a_session_records_its_model_and_a_schema_1_file_keeps_it(db_target, tmp_path, edited_state):
+    import shutil
+
+    store = SessionStore(db_target)
+    ref = store.create_session(ALICE, edited_state)
+    assert store.load(ref.session_id, ALICE).state.model == edited_state.model == "studio"
+    assert store.export_session(ref.session_id, ALICE).branches[0].state.model == "studio"
+    store.close()
+    # Schema-1 files: written before sessions named their model (no column: "" after the move),
+    # or by the version that added the column to them (its value moves over).
+    path = tmp_path / "old.db"
+    shutil.copy(DATA / "schema1.db", path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE sessions ADD COLUMN model VARCHAR")
+        conn.execute("UPDATE sessions SET model = 'studio' WHERE id = (SELECT min(id) FROM sessions)")
+        named = conn.execute("SELECT id FROM sessions WHERE model IS NOT NULL").fetchone()[0]
+    old = SessionStore(path)
+    models = {s.id: old.load(s.id, owner).state.model for owner in (ALICE, BOB) for s in old.list_sessions(owner)}
+    assert models[named] == "studio" and sorted(models.values()) == ["", "studio"]

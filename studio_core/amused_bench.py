@@ -1,0 +1,172 @@
+"""aMUSEd's cost in the studio: `python -m studio_core bench --checkpoint random:amused-256` (or
+random:amused-512, or an aMUSEd pipeline folder). The random sizes are built in memory from the
+real configurations (amused_configs.py) and never written to disk.
+
+Per precision (float32, then bfloat16 for the transformer; the VQ and CLIP stay float32), one
+model loaded at a time: a guided network pass, a picture at 12 and at 16 stages (with and without
+the final decode), the first preview on screen, the final decode, the adapter's own overhead per
+stage (a stage's time less the network passes inside it: drawing, ordering, frame bookkeeping)
+and the code-colour table the previews use (once per model), with the process's peak memory.
+"""
+
+from __future__ import annotations
+
+import gc
+import resource
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from .device import PRECISIONS, choose_placement
+
+PROMPT = "a watercolour painting of a lighthouse on a cliff at sunset"
+
+
+def peak_memory_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+class TimedPredictor:
+    """The family's predictor, timing the network passes it makes."""
+
+    def __init__(self, predictor):
+        self.predictor, self.rules, self.seconds, self.calls = predictor, predictor.rules, 0.0, 0
+
+    def __call__(self, ids, prompt):
+        started = time.perf_counter()
+        out = self.predictor(ids, prompt)
+        self.seconds += time.perf_counter() - started
+        self.calls += 1
+        return out
+
+
+def build_family(checkpoint: str, precision: str, cpu: bool):
+    """A random real-size aMUSEd ("random:amused-256") or a pipeline folder, in `precision`."""
+    from .amused import AmusedFamily, AmusedModels
+    from .amused_configs import random_components
+    from .family import load_family
+
+    placement = choose_placement(cpu=cpu, precision=precision)
+    if not checkpoint.startswith("random:"):
+        return load_family(checkpoint, placement)
+    size = checkpoint.split(":", 1)[1]
+    parts = random_components(size)
+    parts["transformer"].to(placement.device, placement.dtype)
+    for name in ("vqvae", "text_encoder"):
+        parts[name].to(placement.device)
+    models = AmusedModels(vqvae=parts["vqvae"], transformer=parts["transformer"], text_encoder=parts["text_encoder"],
+                          tokenizer=parts["tokenizer"], mask_id=int(parts["scheduler"].config.mask_token_id))
+    return AmusedFamily(models, name=f"{size} (random weights)")
+
+
+def seconds(action) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int) -> dict:
+    from . import sampler
+    from .studio import Studio
+
+    built = time.perf_counter()
+    studio = Studio(build_family(checkpoint, precision, cpu))
+    build_s = time.perf_counter() - built
+    colours_s = seconds(studio.family.code_colours)  # once per model, before any preview
+    settings12, settings16 = studio.settings(stages=12), studio.settings(stages=16)
+    blank = studio.start(PROMPT, 0, settings12)
+    predictor = studio.predictor(blank)
+    ids = torch.from_numpy(blank.current.ids.reshape(-1))
+    predictor(ids, PROMPT)  # warm-up: first calls allocate, and the prompt is encoded and cached
+    forward = [seconds(lambda: predictor(ids, PROMPT)) for _ in range(max(runs, 3))]
+
+    def first_preview() -> float:
+        # A new prompt's text encoding is part of the first preview; the empty negative prompt is
+        # encoded once per model (the first request caches it), so it is cached here too.
+        studio.forget_prompts()
+        studio.family.text("")
+        started = time.perf_counter()
+        state = studio.step(studio.start(PROMPT, 1, settings12))
+        studio.picture(state.current, scale=1, preview=True)
+        return time.perf_counter() - started
+
+    preview = [first_preview() for _ in range(runs)]
+    pictures, overheads, decodes = {12: [], 16: []}, [], []
+    for run in range(runs):
+        for stages, settings in ((12, settings12), (16, settings16)):
+            timed = TimedPredictor(studio.predictor(blank))
+            state = studio.start(PROMPT, run, settings)
+            started = time.perf_counter()
+            for state in sampler.run_to_end(state, timed):
+                pass
+            loop = time.perf_counter() - started
+            decode = seconds(lambda: studio.decode(state.current))
+            pictures[stages].append((loop, loop + decode))
+            overheads.append((loop - timed.seconds) / stages)
+            decodes.append(decode)
+    median_forward = statistics.median(forward)
+    row = {
+        "precision": studio.precision, "build_s": build_s, "colour_table_s": colours_s,
+        "forward_s": median_forward, "first_preview_s": statistics.median(preview),
+        "picture_12_s": statistics.median(t for t, _ in pictures[12]),
+        "picture_12_decoded_s": statistics.median(t for _, t in pictures[12]),
+        "picture_16_s": statistics.median(t for t, _ in pictures[16]),
+        "picture_16_decoded_s": statistics.median(t for _, t in pictures[16]),
+        "decode_s": statistics.median(decodes), "overhead_per_stage_s": statistics.median(overheads),
+        "overhead_share": statistics.median(overheads) / median_forward, "peak_memory_mb": peak_memory_mb(),
+        "grid": studio.grid_size, "image_size": studio.image_size, "model": studio.model_name,
+    }
+    del studio, predictor
+    gc.collect()
+    return row
+
+
+def benchmark_amused(checkpoint: str, runs: int = 2, cpu: bool = False, precisions: tuple[str, ...] = ("fp32", "bf16")
+                     ) -> list[dict]:
+    rows = []
+    for precision in precisions:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        rows.append(measure_one(checkpoint, precision, cpu, runs))
+    print(markdown_table(rows))
+    first = rows[0]
+    print(f"\n{first['model']}: {first['grid']}x{first['grid']} tokens, {first['image_size']} px; guidance 10, "
+          f"medians of {max(runs, 3)} network passes and {runs} pictures per row, on {torch.get_num_threads()} "
+          f"threads; one precision loaded at a time (peak memory is the process's so far)")
+    return rows
+
+
+def markdown_table(rows: list[dict]) -> str:
+    def ms(value: float) -> str:
+        return f"{1000 * value:,.0f} ms"
+
+    measures = [
+        ("one guided network pass (batch 2)", lambda r: ms(r["forward_s"])),
+        ("first preview on screen (new prompt's text encoding, 1 stage, code colours)", lambda r: ms(r["first_preview_s"])),
+        ("  target: one pass + 50 ms", lambda r: ms(r["forward_s"] + 0.05)),
+        ("picture, 12 stages (stages only)", lambda r: ms(r["picture_12_s"])),
+        ("picture, 12 stages, with the final decode", lambda r: ms(r["picture_12_decoded_s"])),
+        ("picture, 16 stages (stages only)", lambda r: ms(r["picture_16_s"])),
+        ("picture, 16 stages, with the final decode", lambda r: ms(r["picture_16_decoded_s"])),
+        ("full VQ decode", lambda r: ms(r["decode_s"])),
+        ("adapter overhead per stage (beside the passes)", lambda r: f"{1000 * r['overhead_per_stage_s']:.1f} ms"),
+        ("  as a share of one pass (target <= 5 %)", lambda r: f"{100 * r['overhead_share']:.2f} %"),
+        ("code-colour table (once per model)", lambda r: ms(r["colour_table_s"])),
+        ("random model built in memory", lambda r: ms(r["build_s"])),
+        ("peak memory of the process so far", lambda r: f"{r['peak_memory_mb']:,.0f} MB"),
+    ]
+    lines = ["| measure | " + " | ".join(f"transformer {r['precision']}" for r in rows) + " |",
+             "|---|" + "---|" * len(rows)]
+    lines += [f"| {name} | " + " | ".join(cell(r) for r in rows) + " |" for name, cell in measures]
+    return "\n".join(lines)
+
+
+def is_amused_checkpoint(checkpoint: str | Path | None) -> bool:
+    from .family import is_hub_id
+
+    if checkpoint is None:
+        return False
+    text = str(checkpoint)
+    return text.startswith("random:") or is_hub_id(text) or (Path(text) / "model_index.json").is_file()

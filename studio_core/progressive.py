@@ -1,0 +1,190 @@
+"""The bundled models' family: VQ-GAN tokenizer, MiniLM text encoder, progressive transformer
+(logits plus quantization-error and importance heads), loaded from a studio checkpoint."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import sampler
+from .checkpoints import BUNDLED_CHECKPOINT, CheckpointError, read_json, require_model_dir
+from .device import Placement, choose_placement, precision_name
+from .family import mean_code_colours
+from .state import GenerationState, SamplerSettings
+from .text_encoder import TextEncoder
+from .tokenizer import ImageTokenizer, images_to_tensor
+from .transformer import ProgressiveTransformer, TextContext
+
+TEXT_CACHE_SIZE = 64  # prompts whose cross-attention keys/values are kept
+
+
+@dataclass(frozen=True)
+class StudioModels:
+    tokenizer: ImageTokenizer
+    text_encoder: TextEncoder
+    transformer: ProgressiveTransformer
+    # The checkpoint's sampling defaults: chosen for its weights on validation prompts and saved
+    # in studio.json ("sampling"), over the library's SamplerSettings.
+    sampling: SamplerSettings = SamplerSettings()
+    name: str = "progressive"  # the checkpoint's folder name: recorded with sessions and exports
+
+
+def load_models(checkpoint: str | Path | None = None, placement: Placement | None = None) -> StudioModels:
+    """Load a studio checkpoint (the bundled one by default) onto the device accelerate picks."""
+    directory = require_model_dir(checkpoint or BUNDLED_CHECKPOINT, "studio checkpoint", ("studio.json",))
+    manifest = read_json(directory / "studio.json")
+    placement = placement or choose_placement()
+    tokenizer = ImageTokenizer.from_pretrained(directory / manifest.get("tokenizer", "tokenizer"))
+    transformer = ProgressiveTransformer.from_pretrained(directory / manifest.get("transformer", "transformer"))
+    encoder_name = manifest.get("text_encoder", transformer.config.text_encoder)
+    if (directory / encoder_name).is_dir():  # an encoder shipped inside the checkpoint
+        encoder_name = str(directory / encoder_name)
+    text_encoder = TextEncoder.from_pretrained(encoder_name, transformer.config.text_max_tokens)
+    check_compatible(directory, tokenizer, text_encoder, transformer)
+    sampling = sampling_defaults(directory / "studio.json", manifest.get("sampling", {}),
+                                 transformer.config.grid_size ** 2)
+    for part in (tokenizer, text_encoder):
+        part.to(placement.device)
+    transformer.to(placement.device, placement.dtype)
+    return StudioModels(tokenizer, text_encoder, transformer, sampling, directory.name)
+
+
+def sampling_defaults(manifest_path: Path, overrides: object, num_tokens: int) -> SamplerSettings:
+    """The library's sampler defaults with the checkpoint's own on top; a bad entry names the file."""
+    known = {f.name for f in fields(SamplerSettings)}
+    if not isinstance(overrides, dict) or not set(overrides) <= known:
+        raise CheckpointError(f"{manifest_path}: \"sampling\" must map settings among {sorted(known)} "
+                              f"to values, got {overrides!r}")
+    try:
+        return sampler.validate_settings(replace(SamplerSettings(), **overrides), num_tokens)
+    except ValueError as err:
+        raise CheckpointError(f"{manifest_path}: bad \"sampling\" entry: {err}") from err
+
+
+def check_compatible(directory: Path, tokenizer: ImageTokenizer, text_encoder: TextEncoder,
+                     transformer: ProgressiveTransformer) -> None:
+    c = transformer.config
+    if c.codebook_size != tokenizer.codebook_size or c.grid_size != tokenizer.grid_size:
+        raise CheckpointError(
+            f"{directory}: transformer expects a {c.grid_size}x{c.grid_size} grid of {c.codebook_size} "
+            f"codes, tokenizer gives {tokenizer.grid_size}x{tokenizer.grid_size} of {tokenizer.codebook_size}")
+    if c.text_dim != text_encoder.dim:
+        raise CheckpointError(f"{directory}: transformer expects text states of width {c.text_dim}, "
+                              f"encoder {text_encoder.name!r} gives {text_encoder.dim}")
+
+
+class GuidedPredictor:
+    """The sampler's view of the transformer: ids -> guided logits and scores, one batched pass
+    for the conditional and unconditional predictions, text keys/values cached per prompt."""
+
+    rules = sampler.PROGRESSIVE_RULES
+
+    def __init__(self, family: "ProgressiveFamily", guidance: float):
+        self.family, self.guidance = family, guidance
+
+    @torch.no_grad()
+    def __call__(self, ids: torch.Tensor, prompt: str) -> sampler.Prediction:
+        model = self.family.models.transformer
+        ids = ids.to(self.family.device)[None]
+        if self.guidance == 1.0:
+            out = model(ids, self.family.text_context(prompt))
+            return sampler.Prediction(out.logits[0].cpu(), out.qerror[0].cpu(), out.importance[0].cpu())
+        out = model(ids.expand(2, -1), self.family.guided_context(prompt))
+        cond, uncond = out.logits[0], out.logits[1]
+        logits = uncond + self.guidance * (cond - uncond)
+        return sampler.Prediction(logits.cpu(), out.qerror[0].cpu(), out.importance[0].cpu())
+
+
+class ProgressiveFamily:
+    """A studio checkpoint as a `ModelFamily` (see family.py)."""
+
+    kind = "progressive"
+    rules = sampler.PROGRESSIVE_RULES
+
+    def __init__(self, models: StudioModels, name: str | None = None):
+        self.models, self.name = models, name or models.name
+        self.sampling = models.sampling
+        config = models.transformer.config
+        self.grid_size, self.codebook_size, self.mask_id = config.grid_size, config.codebook_size, config.mask_id
+        self.image_size = models.tokenizer.image_size
+        self._contexts: OrderedDict[str, TextContext] = OrderedDict()
+        # One family serves every request of the web app, from several threads: the LRU's
+        # check-insert-evict-move sequence must not interleave (a prompt evicted between the check
+        # and move_to_end would raise KeyError). Re-entrant: guided_context calls text_context.
+        self._contexts_lock = threading.RLock()
+        self._colours: np.ndarray | None = None
+
+    @property
+    def device(self) -> torch.device:
+        return self.models.tokenizer.device
+
+    @property
+    def precision(self) -> str:
+        return precision_name(self.models.transformer.dtype)
+
+    # -- text ------------------------------------------------------------------------------------
+    def text_context(self, prompt: str) -> TextContext:
+        with self._contexts_lock:
+            if prompt not in self._contexts:
+                states = self.models.text_encoder.encode([prompt])  # warns once if it truncates
+                self._contexts[prompt] = self.models.transformer.prepare_text(states.states, states.mask)
+                while len(self._contexts) > TEXT_CACHE_SIZE:
+                    self._contexts.popitem(last=False)
+            self._contexts.move_to_end(prompt)
+            return self._contexts[prompt]
+
+    def guided_context(self, prompt: str) -> TextContext:
+        key = "\x00guided\x00" + prompt
+        with self._contexts_lock:
+            if key not in self._contexts:
+                pair = TextContext.concat([self.text_context(prompt), self.text_context("")])
+                self._contexts[key] = pair
+            self._contexts.move_to_end(key)
+            return self._contexts[key]
+
+    def forget_prompts(self) -> None:
+        with self._contexts_lock:
+            self._contexts.clear()
+
+    # -- predictions -----------------------------------------------------------------------------
+    def predictor(self, settings: SamplerSettings) -> GuidedPredictor:
+        return GuidedPredictor(self, float(settings.guidance))
+
+    @torch.no_grad()
+    def batch_predictions(self, states: list[GenerationState]) -> list[sampler.Prediction]:
+        """The guided predictions for the next stage of several states, in one network pass."""
+        model = self.models.transformer
+        guided = [float(s.settings.guidance) != 1.0 for s in states]
+        contexts = [self.guided_context(s.current.prompt) if g else self.text_context(s.current.prompt)
+                    for s, g in zip(states, guided)]
+        rows = [len(c) for c in contexts]
+        ids = torch.cat([torch.from_numpy(s.current.ids.reshape(1, -1)).expand(r, -1)
+                         for s, r in zip(states, rows)]).to(self.device)
+        out = model(ids, TextContext.concat(contexts))
+        results, row = [], 0
+        for state, r, g in zip(states, rows, guided):
+            logits = out.logits[row]
+            if g:
+                w = float(state.settings.guidance)
+                logits = out.logits[row + 1] + w * (out.logits[row] - out.logits[row + 1])
+            results.append(sampler.Prediction(logits.cpu(), out.qerror[row].cpu(), out.importance[row].cpu()))
+            row += r
+        return results
+
+    # -- pictures --------------------------------------------------------------------------------
+    def decode(self, ids: np.ndarray) -> np.ndarray:
+        return np.asarray(self.models.tokenizer.decode_images(torch.from_numpy(ids)[None])[0])
+
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        return self.models.tokenizer.encode(images_to_tensor(images)).ids.cpu().numpy()
+
+    def code_colours(self) -> np.ndarray:
+        if self._colours is None:  # a benign race: two threads may both compute the same table
+            self._colours = mean_code_colours(lambda ids: self.models.tokenizer.decode(ids).add(1).div(2),
+                                              self.codebook_size)
+        return self._colours
