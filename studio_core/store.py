@@ -130,7 +130,11 @@ class SessionStore:
         self.path = Path(self.url.database) if self.is_sqlite else None
         self.busy_timeout_ms = int(busy_timeout_ms)
         self.limits = limits
-        self._engine = self._make_sqlite_engine() if self.is_sqlite else self._make_server_engine()
+        try:
+            self._engine = self._make_sqlite_engine() if self.is_sqlite else self._make_server_engine()
+        except (ArgumentError, ImportError) as err:  # an unknown dialect, a driver not installed
+            raise StoreError(f"{self.url.drivername}:// is not a database this app can open ({err}); use a "
+                             f"SQLite path or postgresql+psycopg://user:password@host/db") from None
         # SQLite writes take the write lock up front (see the module docstring).
         self._writer = self._engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else self._engine
         self._schema_ready = False
@@ -215,13 +219,13 @@ class SessionStore:
         if "unable to open" in message:
             return StoreError(f"{where} cannot be opened (does its folder exist and can it be written?), "
                               f"so {action} failed.")
+        if "deadlock" in message or "could not serialize" in message:
+            return DatabaseLocked(f"{where} was busy with another write, so {action} failed; nothing was lost. "
+                                  f"Try again.")
         if not self.is_sqlite and ("connection" in message or "could not" in message or "timeout" in message
                                    or "terminating" in message or "server closed" in message):
             return DatabaseUnavailable(f"{where} cannot be reached, so {action} failed; nothing was lost. "
                                        f"Try again in a moment.")
-        if "deadlock" in message or "could not serialize" in message:
-            return DatabaseLocked(f"{where} was busy with another write, so {action} failed; nothing was lost. "
-                                  f"Try again.")
         return StoreError(f"{where}: {action} failed ({type(getattr(err, 'orig', err)).__name__})")
 
     # -- schema ----------------------------------------------------------------------------------

@@ -441,3 +441,18 @@ def test_a_session_records_its_model_and_a_schema_1_file_keeps_it(db_target, tmp
     old = SessionStore(path)
     models = {s.id: old.load(s.id, owner).state.model for owner in (ALICE, BOB) for s in old.list_sessions(owner)}
     assert models[named] == "studio" and sorted(models.values()) == ["", "studio"]
+
+
+def test_a_database_server_that_cannot_be_reached_is_reported_without_its_password():
+    from servers import free_port
+
+    from studio_core.store import DatabaseUnavailable
+
+    store = SessionStore(f"postgresql+psycopg://studio:s3cret-pw@127.0.0.1:{free_port()}/sessions",
+                         busy_timeout_ms=1000)
+    with pytest.raises(DatabaseUnavailable) as caught:
+        store.list_sessions(ALICE)
+    message = str(caught.value)
+    assert "cannot be reached" in message and "'sessions'" in message and "s3cret-pw" not in message
+    with pytest.raises(StoreError, match="is not a database this app can open"):
+        SessionStore("nosuchdb://host/sessions")
