@@ -439,7 +439,6 @@ class StudioEndpoints:
         return self.show(replace(tab or TabState(), show_grid=bool(show_grid), show_marks=bool(show_marks)))
 
     # -- sessions --------------------------------------------------------------------------------
-    @shown_in_page
     def thumbnail(self, summary):
         """Drawn by the model that made the session; one this app does not serve gets a blank."""
         cache = self.thumbnails.get(summary.model or self.studio.model_name)
@@ -447,6 +446,7 @@ class StudioEndpoints:
             return Image.new("RGB", (self.config.thumbnail_size,) * 2, (60, 60, 60))
         return cache.get(summary)
 
+    @shown_in_page
     def list_sessions(self, owner):
         """This browser's sessions, newest first: the gallery and the same as data."""
         summaries = self.store.list_sessions(owner, self.config.history_limit)
