@@ -1,7 +1,7 @@
 """Progressive Studio web app.
 
     python app.py [--host 127.0.0.1] [--port 7860] [--checkpoint DIR_OR_HUB_ID ...] [--default-model NAME]
-                  [--db PATH] [--exports DIR]
+                  [--db PATH|URL] [--exports DIR]
 
 Serves the studio on every bundled model by default (each folder under `checkpoints/` with a
 `studio.json`), with a model picker when there are several, its session database and exports in
@@ -35,7 +35,7 @@ class ServerSettings:
     port: int
     checkpoints: tuple[str, ...]
     default_model: str | None
-    db: Path
+    db: str  # a SQLAlchemy URL, or a path (SQLite)
     exports: Path
     max_exports: int
     cpu: bool
@@ -54,7 +54,10 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
     parser.add_argument("--default-model", default=None,
                         help="the model a page opens on, by name (a checkpoint's folder name; default: the "
                              "first --checkpoint, else shapes-v1)")
-    parser.add_argument("--db", type=Path, default=DATA / "studio.db", help="session database (SQLite)")
+    parser.add_argument("--db", default=str(DATA / "studio.db"),
+                        help="session database: a SQLite file path (the default, one machine) or a SQLAlchemy "
+                             "URL such as postgresql+psycopg://user:password@host/db, which several replicas "
+                             "of the app can share")
     parser.add_argument("--exports", type=Path, default=DATA / "exports",
                         help="folder for exported GIF/PNG/JSON files (the only place exports go)")
     parser.add_argument("--max-exports", type=int, default=100,
@@ -116,19 +119,33 @@ def main(argv: list[str] | None = None) -> int:
     # files (and out of the shared /tmp) unless the environment says where.
     os.environ.setdefault("GRADIO_TEMP_DIR", str(settings.exports.parent / "gradio-tmp"))
 
+    from sqlalchemy.exc import SQLAlchemyError
+
     from app import AppConfig, build_app, launch_options
     from studio_core import StudioError
-    from studio_core.store import SessionStore
+    from studio_core.store import SessionStore, StoreError
 
     try:
         studios = load_studios(settings)
         config = AppConfig(exports_dir=settings.exports.resolve(), max_exports=settings.max_exports,
                            default_model=settings.default_model)
-        # The store opens its file on first use: a damaged or read-only database is reported in
-        # the page by each action that needs it, and the app keeps serving meanwhile.
-        store = SessionStore(settings.db)
-        demo = build_app(studios, store, config)
     except (StudioError, ValueError) as err:  # a model that does not load, two of the same name
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    # A damaged, read-only or unreachable database is reported in the page by each action that
+    # needs it, and the app keeps serving meanwhile.
+    try:
+        store = SessionStore(settings.db)
+    except (StoreError, ImportError, SQLAlchemyError) as err:  # a bad URL, a driver not installed
+        print(f"error: --db: {err}", file=sys.stderr)
+        return 2
+    try:
+        store.prepare()  # the tables exist before the first request (and before other replicas serve)
+    except StoreError as err:  # the app still starts: each action that needs the database says this
+        logging.getLogger("app").warning("%s", err)
+    try:
+        demo = build_app(studios, store, config)
+    except (StudioError, ValueError) as err:  # a default model that is not served
         print(f"error: {err}", file=sys.stderr)
         return 2
     try:

@@ -9,8 +9,6 @@ and every frame is in the database before the page shows it.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import secrets
 import time
 from dataclasses import replace
@@ -23,44 +21,19 @@ from PIL import Image
 
 from studio_core import (GenerationState, MaskError, SettingsError, Studio, TokenFrame, generation_order_gif,
                          save_png, validate_prompt)
-from studio_core.store import (OpenedSession, SessionStore, StoreError, owner_hash, read_session_file,
-                               write_session_file)
+from studio_core.store import (ModelSpec, OpenedSession, SessionStore, StoreError, check_fits_model, owner_hash,
+                               read_session_file, write_session_file)
+from studio_core.store_rules import check_prompt_length
 
 from .config import AppConfig
 from .exports import ExportFolder
+from .guards import shown_in_page
 from .selection import box_of, count_line, layer_of, touched_pixels, with_enclosed
-from .views import PageRenderer, ThumbnailCache, session_rows, strategy_help
+from .views import PageRenderer, ThumbnailCache, history_caption, session_rows, strategy_help
 from .workspace import StopSignals, TabState, Workspace
 
 MAX_SEED = 2**31 - 1  # fits every widget and JSON reader
 STOPPED = "stopped — press **Continue** to finish"
-
-# ValueError covers PromptError, SettingsError, PlanError and MaskError: the core's "your input
-# is wrong" errors. StoreError covers every database problem. Anything else is a bug: it is
-# logged by Gradio and shown as a generic error.
-USER_ERRORS = (ValueError, StoreError)
-
-
-def shown_in_page(handler):
-    """Known problems become a gr.Error with the core's message (the page shows it, gradio_client
-    raises it). Works for plain and streaming (generator) handlers."""
-    if inspect.isgeneratorfunction(handler):
-        @functools.wraps(handler)
-        def streaming(*args, **kwargs):
-            try:
-                yield from handler(*args, **kwargs)
-            except USER_ERRORS as err:
-                raise gr.Error(str(err), print_exception=False) from err
-        return streaming
-
-    @functools.wraps(handler)
-    def plain(*args, **kwargs):
-        try:
-            return handler(*args, **kwargs)
-        except USER_ERRORS as err:
-            raise gr.Error(str(err), print_exception=False) from err
-    return plain
-
 
 # ---------------------------------------------------------------------------------------------
 # Reading the page's inputs
@@ -190,8 +163,26 @@ class StudioEndpoints:
 
     def check_fits_model(self, state: GenerationState) -> None:
         """A session made by another model cannot be shown or continued by this one: the core says
-        so, naming both, instead of failing inside the decoder."""
-        self.studio_for(state).check_fits(state)
+        so, naming both, instead of failing inside the decoder; and the session file's checks
+        (settings the sampler takes, the plan they make, every grid's shape) say what else is off."""
+        studio = self.studio_for(state)
+        studio.check_fits(state)
+        check_fits_model(state, self.model_spec(studio))
+
+    @staticmethod
+    def model_spec(studio: Studio) -> ModelSpec:
+        return ModelSpec(studio.grid_size, studio.codebook_size, studio.mask_id, studio.model_name)
+
+    def owned_work(self, tab: TabState | None, owner: str) -> Workspace:
+        """The tab's session, only for the browser that owns it. A tab's state is found by Gradio's
+        session hash alone, which a client chooses; the owner token is what proves the browser."""
+        work = self.require_work(tab)
+        self.store.branch_length(work.session_id, work.branch_id, owner)  # SessionNotFound otherwise
+        return work
+
+    def prompt_text(self, text: str, argument: str) -> str:
+        """A prompt the model takes and the store keeps (not empty, within the length limit)."""
+        return check_prompt_length(validate_prompt(text, argument), self.store.limits, argument)
 
     def save(self, tab: TabState, owner: str, state: GenerationState) -> TabState:
         """Write the frames `state` added to the tab's branch, then move the tab on to it."""
@@ -308,7 +299,7 @@ class StudioEndpoints:
         region = self.selected_cells(selection, tab)
         prompt = optional_text(region_prompt)
         if prompt is not None:
-            prompt = validate_prompt(prompt, "region prompt")
+            prompt = self.prompt_text(prompt, "region prompt")
         if not (region & ~tab.work.state.current.locked).any():
             raise ValueError("nothing to repaint: every selected cell is locked (unlock it first)")
         before = tab.work.state.current
@@ -357,7 +348,7 @@ class StudioEndpoints:
         seed = self.seed(branch_seed, randomize=optional_text(branch_seed) is None)  # empty: a new random seed
         prompt = optional_text(branch_prompt)
         if prompt is not None:
-            prompt = validate_prompt(prompt, "branch prompt")
+            prompt = self.prompt_text(prompt, "branch prompt")
         branch_id = self.store.new_branch(work.session_id, owner, work.branch_id, index)
         work = Workspace(work.session_id, branch_id, rewound, self.store.list_branches(work.session_id, owner))
         yield from self.streamed(replace(tab, work=work), owner,
@@ -426,17 +417,21 @@ class StudioEndpoints:
 
     # -- looking ---------------------------------------------------------------------------------
     @shown_in_page
-    def view_frame(self, frame_index, tab):
+    def view_frame(self, frame_index, owner, tab):
         """Show frame `frame_index` of the branch (0 = the blank start); the last follows new frames."""
-        work = self.require_work(tab)
+        work = self.owned_work(tab, owner)
         last = len(work.state.frames) - 1
         index = whole_number(frame_index, "frame_index", 0, last)
         return self.show(replace(tab, work=replace(work, viewing=None if index == last else index)))
 
     @shown_in_page
-    def set_display(self, show_grid, show_marks, tab):
-        """Draw the token grid and/or outline the new (white), revised (red) and locked (blue) tokens."""
-        return self.show(replace(tab or TabState(), show_grid=bool(show_grid), show_marks=bool(show_marks)))
+    def set_display(self, show_grid, show_marks, show_views, owner, tab):
+        """Draw the token grid and/or outline the new (white), revised (red) and locked (blue)
+        tokens; send the four token views with each finished page (or not)."""
+        if tab is not None and tab.work is not None:
+            self.owned_work(tab, owner)
+        return self.show(replace(tab or TabState(), show_grid=bool(show_grid), show_marks=bool(show_marks),
+                                 show_views=bool(show_views)))
 
     # -- sessions --------------------------------------------------------------------------------
     def thumbnail(self, summary):
@@ -450,7 +445,7 @@ class StudioEndpoints:
     def list_sessions(self, owner):
         """This browser's sessions, newest first: the gallery and the same as data."""
         summaries = self.store.list_sessions(owner, self.config.history_limit)
-        gallery = [(self.thumbnail(s), f"{s.prompt} · {s.id[:8]}") for s in summaries]
+        gallery = [(self.thumbnail(s), history_caption(s)) for s in summaries]
         return gallery, session_rows(summaries)
 
     @shown_in_page
@@ -509,19 +504,22 @@ class StudioEndpoints:
 
     # -- files -----------------------------------------------------------------------------------
     def export_path(self, kind: str, work: Workspace) -> Path:
-        return self.exports.new_path(kind, work.session_id, work.branch_id, work.frame_index)
+        return self.exports.new_path(kind)
 
     def finished_export(self, path: Path) -> str:
         self.exports.prune(keep=path)
         return str(path)
 
     @shown_in_page
-    def export_gif(self, tab):
+    def export_gif(self, owner, tab):
         """The branch's generation order: one GIF frame per frame after the blank start (for a plain
         generation, one per stage), new tokens outlined white, revised red; the last frame held."""
-        work = self.require_work(tab)
+        work = self.owned_work(tab, owner)
         if len(work.state.frames) < 2:
             raise ValueError("nothing to export yet: generate at least one stage first")
+        if len(work.state.frames) - 1 > self.config.max_gif_frames:
+            raise ValueError(f"this branch has {len(work.state.frames) - 1} frames; a GIF takes at most "
+                             f"{self.config.max_gif_frames}: export a PNG, or branch from an earlier frame")
         scale = self.renderer_of(tab).scale_for(self.config.gif_size)
         studio = self.studio_for(work.state)
         path = self.export_path("gif", work)
@@ -529,9 +527,9 @@ class StudioEndpoints:
         return self.finished_export(path)
 
     @shown_in_page
-    def export_png(self, tab):
+    def export_png(self, owner, tab):
         """The frame on screen as a PNG, with prompt, seed and settings in its metadata."""
-        work = self.require_work(tab)
+        work = self.owned_work(tab, owner)
         if not work.frame.known.any():
             raise ValueError("nothing to export yet: this frame is blank")
         path = self.export_path("png", work)
@@ -555,8 +553,15 @@ class StudioEndpoints:
         if path.stat().st_size > self.config.max_import_bytes:
             raise ValueError(f"{path.name} is larger than {self.config.max_import_bytes // 2**20} MB: "
                              f"not a session file of this app")
-        export = read_session_file(path.read_bytes())
+        export = read_session_file(path.read_bytes(), self.store.limits)
+        studio = self.studio_for(export.branches[0].state)  # the model the file names, if served
         for branch in export.branches:
-            self.check_fits_model(branch.state)
-        ref = self.store.import_session(owner, export)
-        return self.show(replace(tab or TabState(), work=self.workspace(self.store.load(ref.session_id, owner))))
+            studio.check_fits(branch.state)
+        # All or nothing: the store checks the file against this model, writes it in one
+        # transaction and commits only once the page renders from what it wrote.
+        shown: list[tuple] = []
+
+        def renders(opened: OpenedSession) -> None:
+            shown.append(self.show(replace(tab or TabState(), work=self.workspace(opened))))
+        self.store.import_session(owner, export, self.model_spec(studio), accept=renders)
+        return shown[0]

@@ -24,6 +24,7 @@ from studio_core.store import SessionStore
 
 from .config import AppConfig
 from .endpoints import MAX_SEED, StudioEndpoints
+from .guards import bounded_editor
 from .selection import BRUSH_RGBA
 from .views import CONTROL_OUTPUTS, PAGE_OUTPUTS, WELCOME, strategy_help
 from .workspace import TabState
@@ -75,11 +76,16 @@ dark grey: not placed yet. <b>Revised last</b>: red cells were redrawn at this f
 <b>Locked</b>: blue cells never change until unlocked.</div>"""
 
 
+# Events answered at once in the page (no queue, no progress, not part of the API).
+INSTANT = dict(queue=False, show_progress="hidden", api_visibility="private")
+
+
 def launch_options(config: AppConfig) -> dict:
     """What `demo.launch` needs besides host and port (Gradio 6 takes css and theme at launch)."""
     # show_error stays off: a gr.Error's message always reaches the page, while an unexpected
     # exception's text (paths, internals) should not reach a public Space.
-    return {"css": CSS, "allowed_paths": [str(config.exports_dir)]}
+    # max_file_size bounds every upload (Gradio answers 413 past it, before storing anything).
+    return {"css": CSS, "allowed_paths": [str(config.exports_dir)], "max_file_size": config.max_upload_bytes}
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,8 @@ class PageLayout:
     status: gr.Markdown
     show_grid: gr.Checkbox
     show_marks: gr.Checkbox
+    show_views: gr.Checkbox
+    views_box: gr.Accordion
     timeline: gr.Slider
     branch_seed: gr.Textbox
     branch_prompt: gr.Textbox
@@ -164,7 +172,7 @@ def build_app(studio: Studio | Mapping[str, Studio] | Sequence[Studio], store: S
     with gr.Blocks(title=config.title, analytics_enabled=False, delete_cache=(900, 3600)) as demo:
         page = layout(endpoints.studio, config, endpoints.studios)
         wire(demo, page, endpoints, config)
-    demo.queue(default_concurrency_limit=config.light_concurrency)
+    demo.queue(default_concurrency_limit=config.light_concurrency, max_size=config.max_queue_size)
     return demo
 
 
@@ -229,6 +237,7 @@ def layout(studio: Studio, config: AppConfig, studios: Mapping[str, Studio] | No
                         buttons=[], interactive=True,
                         # as tall as the canvas shows on this screen: its width on a phone
                         height=f"min({min(canvas, 420) + 70}px, calc(100vw - 10px))")
+                    bounded_editor(c["selection"], config.max_selection_pixels)
                     with gr.Row():
                         c["select_all_btn"] = gr.Button("All", size="sm", min_width=60)
                         c["select_invert_btn"] = gr.Button("Invert", size="sm", min_width=60)
@@ -259,7 +268,9 @@ def layout(studio: Studio, config: AppConfig, studios: Mapping[str, Studio] | No
             with gr.Row():
                 c["show_grid"] = gr.Checkbox(label="Token grid", value=False)
                 c["show_marks"] = gr.Checkbox(label="Mark new (white) / revised (red) / locked (blue)", value=False)
-            with gr.Accordion("Token views", open=False):
+            with gr.Accordion("Token views", open=False) as c["views_box"]:
+                # Whether the views are open: the views are made only then (see TabState).
+                c["show_views"] = gr.Checkbox(value=False, visible=False)
                 gr.HTML(LEGEND)
                 with gr.Row():
                     view_kwargs = dict(format="png", interactive=False, height=config.view_size + 40,
@@ -311,7 +322,7 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
     # error is one toast, not a red pill on every output of the event.
     model = dict(concurrency_id="model", concurrency_limit=config.model_concurrency, show_progress="hidden")
     light = dict(concurrency_id="light", concurrency_limit=config.light_concurrency, show_progress="hidden")
-    instant = dict(queue=False, show_progress="hidden", api_visibility="private")
+    instant = INSTANT
     # After a generation, an import, a page load: the gallery follows (private: /list_sessions
     # is the public way; a private event still takes an api name, hence its own).
     refresh_history = dict(fn=endpoints.list_sessions, inputs=[owner], outputs=[ui.history, ui.history_rows],
@@ -368,15 +379,17 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
                      [ui.selection, ui.selection_count], api_visibility="private", **light)
 
     # The picture follows the timeline however it moves (drag, arrow keys, a typed number).
-    ui.timeline.change(endpoints.view_frame, [ui.timeline, tab], page, api_name="view_frame",
+    ui.timeline.change(endpoints.view_frame, [ui.timeline, owner, tab], page, api_name="view_frame",
                        trigger_mode="always_last", **light)
-    gr.on([ui.show_grid.change, ui.show_marks.change], endpoints.set_display, [ui.show_grid, ui.show_marks, tab],
-          page, api_name="set_display", **light)
+    ui.views_box.expand(lambda: True, None, ui.show_views, **instant)
+    ui.views_box.collapse(lambda: False, None, ui.show_views, **instant)
+    gr.on([ui.show_grid.change, ui.show_marks.change, ui.show_views.change], endpoints.set_display,
+          [ui.show_grid, ui.show_marks, ui.show_views, owner, tab], page, api_name="set_display", **light)
 
-    for button, fn, inputs, name in ((ui.gif_btn, endpoints.export_gif, [tab], "export_gif"),
-                                     (ui.png_btn, endpoints.export_png, [tab], "export_png"),
-                                     (ui.json_btn, endpoints.export_json, [owner, tab], "export_json")):
-        button.click(fn, inputs, ui.download, api_name=name, **light).success(
+    for button, fn, name in ((ui.gif_btn, endpoints.export_gif, "export_gif"),
+                             (ui.png_btn, endpoints.export_png, "export_png"),
+                             (ui.json_btn, endpoints.export_json, "export_json")):
+        button.click(fn, [owner, tab], ui.download, api_name=name, **light).success(
             lambda: gr.File(visible=True), None, ui.download, **instant)
     importing = ui.import_btn.upload(endpoints.import_json, [ui.import_btn, owner, tab], page,
                                      api_name="import_json", **light)

@@ -56,7 +56,7 @@ def test_generate_lock_repaint_and_export_on_amused(amused_app, tmp_path):
     np.testing.assert_array_equal(grid(after, "ids")[lock_cells], grid(generated, "ids")[lock_cells])
     assert all(f["event"] == "repaint" and f["prompt"] == "a blue lake" for f in repainted)
 
-    gif = client.predict(api_name="/export_gif")
+    gif = client.predict(OWNER, api_name="/export_gif")
     assert gif_frame_count(fetch(gif), tmp_path) == 12 + 1 + len(repainted)
     stored = amused_app.store.load(after["session_id"], OWNER).state
     assert stored.model == "tiny-amused" and len(stored.frames) == 1 + 12 + 1 + len(repainted)
@@ -121,7 +121,7 @@ def test_the_app_serves_every_bundled_checkpoint_by_default(monkeypatch):
 
     spec = importlib.util.spec_from_file_location("app_script", Path(app_module.__file__).parent.parent / "app.py")
     script = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "app_script", script)  # its dataclasses look their module up
+    monkeypatch.setitem(sys.modules, spec.name, script)  # dataclasses look their module up by name
     spec.loader.exec_module(script)
     found = script.bundled_checkpoints()
     assert found and Path(found[0]).name == "shapes-v1"

@@ -11,7 +11,6 @@ Skipped only where Chromium or Playwright is missing and STUDIO_REQUIRE_BROWSER 
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import sqlite3
 from pathlib import Path
@@ -24,6 +23,7 @@ from app import AppConfig, build_app, launch_options
 from app.ui import OWNER_STORAGE_KEY
 from studio_core.state import TokenFrame
 from studio_core.store import SessionStore
+from studio_core.store_schema import decode_frame
 from studio_core.studio import Studio
 
 from servers import launch
@@ -154,9 +154,13 @@ def stored_session(db: Path, prompt: str) -> tuple[str, list[TokenFrame]]:
     test uses its own prompt, so it is the one session with it), on its current branch."""
     with sqlite3.connect(db) as conn:
         session_id, branch_id = conn.execute(
-            "SELECT id, current_branch_id FROM sessions WHERE prompt = ?", (prompt,)).fetchone()
-        rows = conn.execute("SELECT data FROM frames WHERE branch_id = ? ORDER BY idx", (branch_id,)).fetchall()
-    return session_id, [TokenFrame.from_dict(json.loads(data)) for (data,) in rows]
+            "SELECT id, current_branch_id FROM studio_sessions WHERE prompt = ?", (prompt,)).fetchone()
+        rows = conn.execute("SELECT data, stage, event, seed, prompt FROM studio_frames WHERE branch_id = ? "
+                            "ORDER BY idx", (branch_id,)).fetchall()
+    frames: list[TokenFrame] = []
+    for data, stage, event, seed, frame_prompt in rows:  # a frame without a prompt has the one before
+        frames.append(decode_frame(data, stage, event, seed, frame_prompt or frames[-1].prompt))
+    return session_id, frames
 
 
 @pytest.mark.parametrize("device", list(VIEWPORTS))
@@ -187,6 +191,11 @@ def test_a_person_generates_edits_branches_and_finds_the_session_again(chromium,
         assert in_view(page, "#picture img") and in_view(page, "#status")
         assert picture_src(page).endswith(".png")
         timeline_has(page, 7)
+
+        # The token views are made when opened, with their legend.
+        page.get_by_text("Token views", exact=True).click()
+        expect(page.locator(".token-view img")).to_have_count(4)
+        expect(page.locator(".legend")).to_contain_text("Placed at stage")
 
         # The picture follows the timeline, typed and keyed.
         finished = picture_src(page)
