@@ -143,7 +143,7 @@ def test_exports_name_the_model_and_an_app_without_it_says_so_on_import(amused_a
     session = json.loads(fetch(client.predict(OWNER, api_name="/export_json")))
     assert {b["state"]["model"] for b in session["branches"]} == {"tiny-amused"}
     png = tmp_path / "fox.png"
-    png.write_bytes(fetch(client.predict(api_name="/export_png")))
+    png.write_bytes(fetch(client.predict(OWNER, api_name="/export_png")))
     with Image.open(png) as image:
         assert image.text["model"] == "tiny-amused"
     saved = tmp_path / "fox.json"
