@@ -12,6 +12,7 @@ and the code-colour table the previews use (once per model), with the process's 
 from __future__ import annotations
 
 import gc
+import math
 import resource
 import statistics
 import time
@@ -72,7 +73,7 @@ def note(label: str, value: float) -> None:
     print(f"  {label}: {value:.3f}", flush=True)
 
 
-def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int) -> dict:
+def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int, quick: bool = False) -> dict:
     from . import sampler
     from .studio import Studio
 
@@ -90,8 +91,9 @@ def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int) -> dict:
     row["forward_s"] = statistics.median(seconds(lambda: predictor(ids, PROMPT)) for _ in range(max(runs, 3)))
     note("guided pass (s)", row["forward_s"])
     pictures, overheads, decodes = {12: [], 16: []}, [], []
+    plans = ((12, settings12), (16, settings16)) if not quick else ((1, studio.settings(stages=1)),)
     for run in range(runs):
-        for stages, settings in ((12, settings12), (16, settings16)):
+        for stages, settings in plans:
             timed = TimedPredictor(studio.predictor(blank))
             state = studio.start(PROMPT, run, settings)
             started = time.perf_counter()
@@ -99,18 +101,16 @@ def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int) -> dict:
                 pass
             loop = time.perf_counter() - started
             decode = seconds(lambda: studio.decode(state.current))
-            pictures[stages].append((loop, loop + decode))
+            pictures.setdefault(stages, []).append((loop, loop + decode))
             overheads.append((loop - timed.seconds) / stages)
             decodes.append(decode)
             note(f"picture, {stages} stages (s)", loop)
             note("full decode (s)", decode)
-    row.update({
-        "picture_12_s": statistics.median(t for t, _ in pictures[12]),
-        "picture_12_decoded_s": statistics.median(t for _, t in pictures[12]),
-        "picture_16_s": statistics.median(t for t, _ in pictures[16]),
-        "picture_16_decoded_s": statistics.median(t for _, t in pictures[16]),
-        "decode_s": statistics.median(decodes), "overhead_per_stage_s": statistics.median(overheads),
-    })
+    for stages in (12, 16):  # not timed in a quick run (NaN in the table)
+        row[f"picture_{stages}_s"] = statistics.median(t for t, _ in pictures[stages]) if pictures[stages] else math.nan
+        row[f"picture_{stages}_decoded_s"] = (statistics.median(t for _, t in pictures[stages])
+                                              if pictures[stages] else math.nan)
+    row.update({"decode_s": statistics.median(decodes), "overhead_per_stage_s": statistics.median(overheads)})
     row["overhead_share"] = row["overhead_per_stage_s"] / row["forward_s"]
     note("adapter overhead per stage (s)", row["overhead_per_stage_s"])
     row["colour_table_s"] = seconds(studio.family.code_colours)  # once per model (the app: at start)
@@ -134,13 +134,14 @@ def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int) -> dict:
     return row
 
 
-def benchmark_amused(checkpoint: str, runs: int = 2, cpu: bool = False, precisions: tuple[str, ...] = ("fp32", "bf16")
-                     ) -> list[dict]:
+def benchmark_amused(checkpoint: str, runs: int = 2, cpu: bool = False, precisions: tuple[str, ...] = ("fp32", "bf16"),
+                     quick: bool = False) -> list[dict]:
+    """`quick`: a one-stage picture instead of the 12- and 16-stage ones (for a slow machine)."""
     rows = []
     for precision in precisions:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-        rows.append(measure_one(checkpoint, precision, cpu, runs))
+        rows.append(measure_one(checkpoint, precision, cpu, runs, quick))
         print(markdown_table(rows[-1:]), flush=True)  # each as soon as measured: a slow machine shows some
     print(markdown_table(rows))
     first = rows[0]
@@ -152,7 +153,7 @@ def benchmark_amused(checkpoint: str, runs: int = 2, cpu: bool = False, precisio
 
 def markdown_table(rows: list[dict]) -> str:
     def ms(value: float) -> str:
-        return f"{1000 * value:,.0f} ms"
+        return "not timed (--quick)" if math.isnan(value) else f"{1000 * value:,.0f} ms"
 
     measures = [
         ("one guided network pass (batch 2)", lambda r: ms(r["forward_s"])),

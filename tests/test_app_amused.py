@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from test_app_api import error_of, fetch, gif_frame_count, grid, page, serve, tab
+from test_app_api import app, error_of, fetch, gif_frame_count, grid, page, serve, tab  # noqa: F401 (app: a fixture)
 
 from studio_core.hooks import token_mask
 
@@ -128,3 +128,25 @@ def test_the_app_serves_every_bundled_checkpoint_by_default(monkeypatch):
     assert all((Path(f) / "studio.json").is_file() for f in found)
     settings = script.parse_args(["--checkpoint", "amused/amused-256", "--checkpoint", "x", "--default-model", "x"])
     assert settings.checkpoints == ("amused/amused-256", "x") and settings.default_model == "x"
+
+
+def test_exports_name_the_model_and_an_app_without_it_says_so_on_import(amused_app, app, tmp_path):
+    """`app`: the tiny bundled-style model alone (test_app_api's fixture)."""
+    import json
+
+    from gradio_client import handle_file
+    from PIL import Image
+
+    client = tab(amused_app)
+    job = client.submit("a red fox", 8, False, 12, 10.0, 1.0, "random", 0.0, OWNER, api_name="/generate")
+    [page(out) for out in job]
+    session = json.loads(fetch(client.predict(OWNER, api_name="/export_json")))
+    assert {b["state"]["model"] for b in session["branches"]} == {"tiny-amused"}
+    png = tmp_path / "fox.png"
+    png.write_bytes(fetch(client.predict(OWNER, api_name="/export_png")))
+    with Image.open(png) as image:
+        assert image.text["model"] == "tiny-amused"
+    saved = tmp_path / "fox.json"
+    saved.write_text(json.dumps(session))
+    message = error_of(lambda: tab(app).predict(handle_file(str(saved)), OWNER, api_name="/import_json"))
+    assert "made by the model 'tiny-amused', which this app does not serve (it serves: studio)" in message
