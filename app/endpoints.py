@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 import gradio as gr
 import numpy as np
 
-from studio_core import (GenerationState, MaskError, SettingsError, Studio, TokenFrame, generation_order_gif,
+from studio_core import (GenerationState, SettingsError, Studio, TokenFrame, generation_order_gif,
                          save_png, validate_prompt)
 from studio_core.store import (OpenedSession, SessionStore, StoreError, owner_hash, read_session_file,
                                write_session_file)
