@@ -19,7 +19,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from studio_core import (GenerationState, MaskError, SettingsError, Studio, TokenFrame, generation_order_gif,
+from studio_core import (GenerationState, SettingsError, Studio, TokenFrame, generation_order_gif,
                          save_png, validate_prompt)
 from studio_core.store import (ModelSpec, OpenedSession, SessionStore, StoreError, check_fits_model, owner_hash,
                                read_session_file, write_session_file)

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from app import AppConfig, build_app, launch_options
 from app.ui import OWNER_STORAGE_KEY
