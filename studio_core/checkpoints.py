@@ -5,7 +5,9 @@ A studio checkpoint is one directory:
     <name>/
       tokenizer/      diffusers VQModel (config.json + diffusion_pytorch_model.safetensors)
       transformer/    ProgressiveTransformer (config.json + model.safetensors)
-      text_encoder.json   which text encoder the transformer was trained against
+      studio.json     which parts go together: tokenizer, transformer, text encoder; optionally
+                      "sampling" (the checkpoint's sampling defaults), "examples" (prompts the
+                      page offers) and "evaluation" (which data set and checker judge it)
       README.md       the model card
 
 Every failure to load names the path and what is wrong with it.
@@ -63,6 +65,22 @@ def assemble_studio_checkpoint(out: str | Path, tokenizer_dir: str | Path, text_
     for name in ("config.json", "diffusion_pytorch_model.safetensors"):
         shutil.copy2(Path(tokenizer_dir) / name, out / "tokenizer" / name)
     write_transformer(out / "transformer")
-    write_json(out / "studio.json", {"tokenizer": "tokenizer", "transformer": "transformer",
-                                     "text_encoder": text_encoder})
+    # A manifest already there keeps its other entries (sampling defaults, examples, evaluation):
+    # a resumed training run re-assembles the checkpoint and must not drop them.
+    manifest = read_json(out / "studio.json") if (out / "studio.json").is_file() else {}
+    write_json(out / "studio.json", manifest | {"tokenizer": "tokenizer", "transformer": "transformer",
+                                                "text_encoder": text_encoder})
     return out
+
+
+def evaluation_entry(checkpoint: str | Path | None) -> dict:
+    """The checkpoint's "evaluation" entry: {"dataset": "shapes"} unless studio.json says otherwise
+    (an emoji model says {"dataset": "emoji", "checker": <directory, relative to the checkpoint>})."""
+    directory = require_model_dir(checkpoint or BUNDLED_CHECKPOINT, "studio checkpoint", ("studio.json",))
+    entry = read_json(directory / "studio.json").get("evaluation", {"dataset": "shapes"})
+    if not isinstance(entry, dict) or entry.get("dataset", "shapes") not in ("shapes", "emoji"):
+        raise CheckpointError(f"{directory / 'studio.json'}: \"evaluation\" must be an object whose "
+                              f"\"dataset\" is shapes or emoji, got {entry!r}")
+    if entry.get("dataset") == "emoji":
+        entry = entry | {"checker": str((directory / entry.get("checker", "../emoji-checker-v1")).resolve())}
+    return {"dataset": "shapes"} | entry

@@ -86,6 +86,7 @@ class SessionSummary:
     updated: float
     branches: int
     last_frame: TokenFrame  # of the current branch: enough to draw a thumbnail
+    model: str = ""  # the model that made it ("" for sessions saved before models had names)
 
 
 @dataclass(frozen=True)
@@ -541,7 +542,8 @@ class SessionStore:
                 branch = db.get(BranchRow, row.current_branch_id)
                 summaries.append(SessionSummary(id=row.id, prompt=row.prompt, created=row.created,
                                                 updated=row.updated, branches=counts.get(row.id, 0),
-                                                last_frame=self._last_frame(db, row, branch)))
+                                                last_frame=self._last_frame(db, row, branch),
+                                                model=row.model or ""))
             return summaries
 
     def load(self, session_id: str, owner: str, branch_id: int | None = None) -> OpenedSession:

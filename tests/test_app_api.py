@@ -3,6 +3,7 @@ gradio_client clients. Each client is one browser tab; its `owner` token is its 
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import time
@@ -26,7 +27,7 @@ from servers import launch
 PICTURE = 64  # the tiny model's 16-px picture scaled by 4 (kept small: these tests are about behaviour)
 GRID = 4
 SETTINGS = (3.0, 1.0, "qerror", 0.5)  # guidance, temperature, strategy, revision
-OWNERS = {name: f"{name}-browser-token-0123456789" for name in ("alice", "bob", "carol", "dave", "erin", "frank")}
+OWNERS = {name: f"{name}-browser-token-0123456789" for name in ("alice", "bob", "carol", "dave", "erin", "frank", "grace")}
 RETURNED = PAGE_OUTPUTS[1:]  # gr.State is not returned to API clients
 
 
@@ -41,7 +42,9 @@ class Served:
 def serve(studio: Studio, root: Path, **config) -> tuple:
     root.mkdir(parents=True, exist_ok=True)
     store = SessionStore(root / "studio.db", busy_timeout_ms=300)
-    settings = {"picture_size": PICTURE, "view_size": 32, "gif_size": 32, "thumbnail_size": 16, **config}
+    # Every stage shown (stream_interval_ms=0): these tests check each streamed stage.
+    settings = {"picture_size": PICTURE, "view_size": 32, "gif_size": 32, "thumbnail_size": 16,
+                "stream_interval_ms": 0, **config}
     demo = build_app(studio, store, AppConfig(exports_dir=root / "exports", **settings))
     port = launch(demo)
     return demo, Served(f"http://127.0.0.1:{port}/", store, root / "studio.db", root / "exports")
@@ -194,6 +197,17 @@ def test_timeline_view_and_branch(app):
     assert "frame_index must be between 0 and 6" in error_of(lambda: client.predict(60, owner, api_name="/view_frame"))
 
 
+def test_token_views_are_sent_only_to_a_tab_that_shows_them(app):
+    client, owner = tab(app), OWNERS["grace"]
+    finished = generate(client, owner, stages=3)[-1]
+    assert finished["view_placed"] is None and finished["picture"] is not None
+    shown = page(client.predict(False, False, True, owner, api_name="/set_display"))
+    assert all(shown[name] is not None for name in ("view_placed", "view_confidence", "view_revised", "view_locked"))
+    again = generate(client, owner, stages=3)  # the tab keeps showing them with each finished page
+    assert again[-1]["view_placed"] is not None
+    assert "path" not in (again[0]["view_placed"] or {})  # while streaming: no file (an unchanged mark)
+
+
 def test_sessions_list_open_delete_and_belong_to_their_browser(app):
     owner = OWNERS["dave"]
     client = tab(app)
@@ -201,6 +215,8 @@ def test_sessions_list_open_delete_and_belong_to_their_browser(app):
     gallery, rows = client.predict(owner, api_name="/list_sessions")
     assert [r["id"] for r in rows] == [made[1]["session_id"], made[0]["session_id"]]  # newest first
     assert [r["prompt"] for r in rows] == ["a blue square", "a red circle"] and len(gallery) == 2
+    captions = [item["caption"] for item in gallery]  # two alike prompts tell apart by date and time
+    assert all(re.fullmatch(r".+ · \d{4}-\d\d-\d\d \d\d:\d\d:\d\d · finished", c) for c in captions), captions
 
     reopened = page(tab(app).predict(made[0]["session_id"], owner, api_name="/open_session"))  # a new tab
     assert reopened["frame_data"]["ids"] == made[0]["ids"] and reopened["frame_data"]["frames"] == made[0]["frames"]
@@ -222,7 +238,13 @@ def test_sessions_list_open_delete_and_belong_to_their_browser(app):
 
 def test_export_png_and_session_json_round_trip(app, tmp_path):
     client, owner = tab(app), OWNERS["frank"]
-    source = generate(client, owner, prompt="a large white circle", seed=8, stages=4)[-1]["frame_data"]
+    finished = generate(client, owner, prompt="a large white circle", seed=8, stages=4)[-1]
+    source = finished["frame_data"]
+    shown = tmp_path / "shown.png"  # the page's own picture (its download button) carries the same metadata
+    shown.write_bytes(fetch(finished["picture"]))
+    with Image.open(shown) as image:
+        assert image.text["prompt"] == "a large white circle" and image.text["seed"] == "8"
+        assert '"stages": 4' in image.text["settings"]
     png = client.predict(owner, api_name="/export_png")
     path = tmp_path / "picture.png"
     path.write_bytes(fetch(png))
@@ -350,10 +372,25 @@ def test_stop_ends_a_generation_and_keeps_what_was_made(tiny_studio, tmp_path):
         job.result()
         last = streamed[-1]["frame_data"]
         assert 2 <= last["stage"] < 16 and len(streamed) == last["stage"]
+        assert "stopped — press **Continue**" in streamed[-1]["status"]
         assert served.store.branch_length(last["session_id"], last["branch_id"], owner) == last["stage"] + 1
         finished = page(client.predict(owner, api_name="/continue"))["frame_data"]
         assert finished["stage"] == 16 and finished["frames"] == 17
         assert served.store.branch_length(last["session_id"], last["branch_id"], owner) == 17
+    finally:
+        demo.close()
+
+
+def test_stages_faster_than_the_stream_interval_are_saved_but_not_all_shown(tiny_studio, tmp_path):
+    demo, served = serve(tiny_studio, tmp_path / "throttled", stream_interval_ms=60_000)
+    try:
+        client, owner = tab(served), OWNERS["alice"]
+        streamed = generate(client, owner, stages=6)
+        # The first stage at once, then nothing until the finished picture (a minute apart).
+        assert [p["frame_data"]["stage"] for p in streamed] == [1, 6]
+        assert streamed[0]["picture"]["path"] != streamed[1]["picture"]["path"]
+        last = streamed[-1]["frame_data"]
+        assert served.store.branch_length(last["session_id"], last["branch_id"], owner) == 7  # all saved
     finally:
         demo.close()
 

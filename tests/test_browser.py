@@ -192,6 +192,11 @@ def test_a_person_generates_edits_branches_and_finds_the_session_again(chromium,
         assert picture_src(page).endswith(".png")
         timeline_has(page, 7)
 
+        # The token views are made when opened, with their legend.
+        page.get_by_text("Token views", exact=True).click()
+        expect(page.locator(".token-view img")).to_have_count(4)
+        expect(page.locator(".legend")).to_contain_text("Placed at stage")
+
         # The picture follows the timeline, typed and keyed.
         finished = picture_src(page)
         number = page.locator("#timeline input[type=number]")

@@ -95,8 +95,10 @@ def test_the_streamed_page_is_small_and_the_finished_one_carries_png_metadata(ti
     tab = TabState(work=Workspace("0" * 32, 1, states[0], branches))
     streamed = renderer.page(tab, streaming=True)
     assert streamed.picture.size == (16, 16)  # the model's own size: the browser scales it
-    finished = renderer.page(TabState(work=Workspace("0" * 32, 1, states[-1], branches)))
+    finished = renderer.page(TabState(work=Workspace("0" * 32, 1, states[-1], branches), show_views=True))
     assert finished.picture.size == (64, 64) and isinstance(finished.view_placed, Image.Image)
+    unseen = renderer.page(TabState(work=Workspace("0" * 32, 1, states[-1], branches)))
+    assert unseen.view_placed is None  # views closed: none made
     assert finished.picture.info["prompt"] == "a red circle" and finished.picture.info["seed"] == "5"
     assert '"stages": 3' in finished.picture.info["settings"]
     assert PAGE_OUTPUTS == tuple(PageView.__dataclass_fields__) and finished.values()[0] is finished.tab
@@ -118,3 +120,22 @@ def test_a_busy_port_is_one_clear_line_naming_the_port_option():
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "--port" in lines[0]
     assert "Traceback" not in run.stderr
+
+
+def test_an_edit_that_changes_nothing_says_so(tiny_studio):
+    from app.endpoints import StudioEndpoints
+
+    state = tiny_studio.generate_image("a red circle", 2, tiny_studio.settings(stages=3))
+    frame = state.current
+    one = np.zeros_like(frame.known)
+    one[1, 1] = True
+    with pytest.warns(UserWarning, match="drew the same tokens again for the 1 selected cell: a selection this"):
+        StudioEndpoints.warn_if_unchanged(frame, frame, one, "Repaint")
+    changed = frame.ids.copy()
+    changed[1, 1] = (changed[1, 1] + 1) % 16
+    from dataclasses import replace
+
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        StudioEndpoints.warn_if_unchanged(frame, replace(frame, ids=changed), one, "Repaint")

@@ -66,6 +66,43 @@ def test_tokenizer_loss_goes_down(tmp_path):
     assert 0 < report["codebook_usage"] <= 1 and report["psnr_db"] > 0
 
 
+def tiny_tokenizer_config(out, steps: int, **extra) -> TokenizerTrainConfig:
+    # lr == min_lr: a constant rate, so a run cut in two follows the same schedule as one run
+    return TokenizerTrainConfig(out=str(out), steps=steps, batch_size=4, lr=1e-3, min_lr=1e-3, codebook_size=16,
+                                channels=(8, 8, 8), embed_dim=4, norm_groups=4, norm_type="group",
+                                autoencoder_warmup=2, restart_every=100, save_every=2, report_images=8,
+                                **extra)
+
+
+def test_tokenizer_training_resumes_to_the_same_weights(tmp_path):
+    from safetensors.torch import load_file
+
+    train_tokenizer(tiny_tokenizer_config(tmp_path / "one", 6))
+    train_tokenizer(tiny_tokenizer_config(tmp_path / "two", 4))  # stopped after its step-4 save
+    report = train_tokenizer(tiny_tokenizer_config(tmp_path / "two", 6))  # the same command, more steps
+    assert report["first_step_this_run"] == 4
+    assert [r["step"] for r in log_of(tmp_path / "two")] == [1, 2, 3, 4, 5, 6]
+    one = load_file(str(tmp_path / "one" / "diffusion_pytorch_model.safetensors"))
+    two = load_file(str(tmp_path / "two" / "diffusion_pytorch_model.safetensors"))
+    assert one.keys() == two.keys() and all(torch.equal(one[k], two[k]) for k in one)
+
+
+def test_tokenizer_crops_sit_on_the_token_lattice_and_stop_before_the_end(tmp_path):
+    from studio_core.train.tokenizer import batch_pixels, builtin_dataset
+
+    config = tiny_tokenizer_config(tmp_path, 10, crop=32)
+    source = builtin_dataset("shapes", 0, "train")
+    crop = batch_pixels(config, 0, source)
+    assert crop.shape == (4, 3, 32, 32)
+    whole = batch_pixels(TokenizerTrainConfig(**{**config.__dict__, "crop": None}), 0, source)
+    found = [any(torch.equal(c, w[:, y:y + 32, x:x + 32]) for y in range(0, 33, 4) for x in range(0, 33, 4))
+             for c, w in zip(crop, whole)]
+    assert all(found)
+    assert batch_pixels(config, 9, source).shape == (4, 3, 64, 64)  # the last 10 %: whole pictures
+    with pytest.raises(ValueError, match="dataset"):
+        builtin_dataset("faces", 0, "train")
+
+
 def test_orders_are_permutations_in_the_promised_direction():
     qerror = torch.rand(3, 16, generator=torch.Generator().manual_seed(0))
     for order in ("qerror-low-first", "qerror-high-first", "random", "raster"):

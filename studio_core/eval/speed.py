@@ -30,6 +30,16 @@ def time_first_stage(studio, settings, prompt: str, seed: int) -> float:
     return time.perf_counter() - started
 
 
+def benchmark_prompts(checkpoint) -> list[str]:
+    """Four prompts of the checkpoint's own world (the cost does not depend on the words, but a
+    reader of the table should not wonder what an emoji model made of "a red circle")."""
+    from ..checkpoints import evaluation_entry
+
+    if evaluation_entry(checkpoint)["dataset"] == "emoji":
+        return ["cat face", "pizza", "a large red apple in the center on a blue background", "rainbow"]
+    return [f"a large {c} circle in the center" for c in ("red", "blue", "green", "yellow")]
+
+
 def benchmark_generation(checkpoint, overrides: dict, runs: int = 20, cpu: bool = False,
                          precision: str | None = None) -> dict:
     """The chosen precision (default: device.py's choice) and, where that is not float32, float32
@@ -41,7 +51,7 @@ def benchmark_generation(checkpoint, overrides: dict, runs: int = 20, cpu: bool 
     load_seconds = time.perf_counter() - load_started
     studios = [chosen] if chosen.precision == "fp32" else [chosen, Studio.load(checkpoint, cpu=cpu, precision="fp32")]
     settings = chosen.settings(**overrides)
-    prompts = [f"a large {c} circle in the center" for c in ("red", "blue", "green", "yellow")]
+    prompts = benchmark_prompts(checkpoint)
     for studio in studios:
         time_whole_picture(studio, settings, prompts[0], 0)  # warm-up: first calls allocate
     whole = {s.precision: [] for s in studios}

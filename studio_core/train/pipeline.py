@@ -12,23 +12,30 @@ from .cache import EncodedDataset, build_encoded_dataset
 from .transformer import TransformerTrainConfig, train_transformer, validate_train_config, with_overrides
 
 
-def training_source(data_folder: str | None, seed: int, captions: str = "grammar", twins: bool = False):
+def training_source(data_folder: str | None, seed: int, captions: str = "grammar", twins: bool = False,
+                    dataset: str = "shapes"):
     from ..data import CaptionedImageFolder, ShapesDataset
+    from .tokenizer import builtin_dataset
 
     if data_folder:
         return CaptionedImageFolder(data_folder)
+    if dataset != "shapes":
+        if captions != "grammar" or twins:
+            raise ValueError(f"--captions and --twins apply to the shapes data set, not {dataset!r}")
+        return builtin_dataset(dataset, seed, "train")
     return ShapesDataset(seed=seed, split="train", captions=captions, twins=twins)
 
 
 def encoded_data(tokenizer: ImageTokenizer, work: Path, examples: int, data_folder: str | None,
-                 text_encoder: str, seed: int, captions: str = "grammar", twins: bool = False) -> EncodedDataset:
+                 text_encoder: str, seed: int, captions: str = "grammar", twins: bool = False,
+                 dataset: str = "shapes") -> EncodedDataset:
     # The original data keeps its file names; other captions or twins get their own cache.
     tag = ("" if captions == "grammar" else f"_{captions}") + ("_twins" if twins else "")
     path = work / f"encoded_{examples}{tag}.pt"
     if path.exists():
         return EncodedDataset.load(path)
     encoder = TextEncoder.from_pretrained(text_encoder)
-    data = build_encoded_dataset(tokenizer, encoder, training_source(data_folder, seed, captions, twins),
+    data = build_encoded_dataset(tokenizer, encoder, training_source(data_folder, seed, captions, twins, dataset),
                                  examples, text_cache=work / f"text_cache_{examples}{tag}.pt")
     data.save(path)
     return data
@@ -36,11 +43,12 @@ def encoded_data(tokenizer: ImageTokenizer, work: Path, examples: int, data_fold
 
 def train_studio_model(tokenizer_dir: str, out: str, work: str, examples: int, data_folder: str | None,
                        text_encoder: str, overrides: dict, captions: str = "grammar",
-                       twins: bool = False) -> Path:
+                       twins: bool = False, dataset: str = "shapes") -> Path:
     work_dir = Path(work)
     config = validate_train_config(with_overrides(TransformerTrainConfig(out=str(work_dir)), **overrides))
     tokenizer = ImageTokenizer.from_pretrained(tokenizer_dir)
-    data = encoded_data(tokenizer, work_dir, examples, data_folder, text_encoder, config.seed, captions, twins)
+    data = encoded_data(tokenizer, work_dir, examples, data_folder, text_encoder, config.seed, captions, twins,
+                        dataset)
     train_transformer(config, data, tokenizer.codebook_size, text_encoder)
 
     def copy_transformer(directory: Path) -> None:

@@ -1,0 +1,87 @@
+"""Summarise the emoji model's training logs: loss by step and seconds a step, for the model card,
+and write them beside the weights (tokenizer/ and transformer/ training_report.json).
+
+    python benchmarks/emoji_training_report.py --tokenizer-work runs/emoji-tokenizer \
+        --transformer-work runs/emoji-transformer --checkpoint checkpoints/emoji-v1
+
+The logs are append-only across resumed runs: a step logged twice (a run stopped after its last
+save and resumed) counts once, its last line; seconds a step are the medians of the differences
+between consecutive lines of one run (`elapsed_s` restarts with every run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+
+def read_log(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def seconds_per_step(lines: list[dict]) -> list[float]:
+    gaps = []
+    for before, after in zip(lines, lines[1:]):
+        if after["step"] == before["step"] + 1 and after["elapsed_s"] > before["elapsed_s"]:
+            gaps.append(after["elapsed_s"] - before["elapsed_s"])
+    return gaps
+
+
+def by_window(lines: list[dict], key: str, window: int) -> list[dict]:
+    last = {line["step"]: line for line in lines}  # a resumed step counts once
+    steps = sorted(last)
+    rows = []
+    for end in range(window, steps[-1] + 1, window) if steps else []:
+        values = [last[s][key] for s in range(end - window + 1, end + 1) if s in last]
+        if values:
+            rows.append({"steps": f"{end - window + 1}-{end}", f"mean_{key}": round(statistics.mean(values), 4)})
+    return rows
+
+
+def summary(lines: list[dict], key: str, window: int) -> dict:
+    gaps = seconds_per_step(lines)
+    return {
+        "steps_done": max((line["step"] for line in lines), default=0),
+        "median_s_per_step": round(statistics.median(gaps), 2) if gaps else None,
+        "logged_seconds": round(sum(gaps), 1),
+        f"{key}_by_steps": by_window(lines, key, window),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokenizer-work", default="runs/emoji-tokenizer")
+    parser.add_argument("--transformer-work", default="runs/emoji-transformer")
+    parser.add_argument("--checkpoint", default="checkpoints/emoji-v1")
+    parser.add_argument("--window", type=int, default=100)
+    args = parser.parse_args()
+    checkpoint = Path(args.checkpoint)
+
+    tok_work = Path(args.tokenizer_work)
+    tok = summary(read_log(tok_work / "train_log.jsonl"), "psnr", args.window)
+    final = tok_work / "tokenizer_report.json"
+    if final.exists():
+        tok["final_report"] = json.loads(final.read_text())
+    (checkpoint / "tokenizer").mkdir(parents=True, exist_ok=True)
+    (checkpoint / "tokenizer" / "training_report.json").write_text(json.dumps(tok, indent=2) + "\n")
+
+    tr_work = Path(args.transformer_work)
+    tr = summary(read_log(tr_work / "train_log.jsonl"), "masked", args.window)
+    run = tr_work / "train_summary.json"
+    if run.exists():
+        tr["last_run"] = json.loads(run.read_text())
+    (checkpoint / "transformer").mkdir(parents=True, exist_ok=True)
+    (checkpoint / "transformer" / "training_report.json").write_text(json.dumps(tr, indent=2) + "\n")
+
+    for name, report, key in (("tokenizer", tok, "psnr"), ("transformer", tr, "masked")):
+        print(f"\n{name}: {report['steps_done']} steps, median {report['median_s_per_step']} s a step, "
+              f"{report['logged_seconds']:.0f} s logged")
+        print(f"| steps | mean training {key} |\n|---|---|")
+        for row in report[f"{key}_by_steps"]:
+            print(f"| {row['steps']} | {row[f'mean_{key}']} |")
+
+
+if __name__ == "__main__":
+    main()
