@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     # files (and out of the shared /tmp) unless the environment says where.
     os.environ.setdefault("GRADIO_TEMP_DIR", str(settings.exports.parent / "gradio-tmp"))
 
+    from sqlalchemy.exc import SQLAlchemyError
+
     from app import AppConfig, build_app, launch_options
     from studio_core import StudioError
     from studio_core.store import SessionStore, StoreError
@@ -127,17 +129,25 @@ def main(argv: list[str] | None = None) -> int:
         studios = load_studios(settings)
         config = AppConfig(exports_dir=settings.exports.resolve(), max_exports=settings.max_exports,
                            default_model=settings.default_model)
-        # A damaged, read-only or unreachable database is reported in the page by each action
-        # that needs it, and the app keeps serving meanwhile; a --db that is no database stops here.
-        store = SessionStore(settings.db)
-        demo = build_app(studios, store, config)
-    except (StudioError, ValueError) as err:  # a model that does not load, two of the same name, a bad --db
+    except (StudioError, ValueError) as err:  # a model that does not load, two of the same name
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    # A damaged, read-only or unreachable database is reported in the page by each action that
+    # needs it, and the app keeps serving meanwhile.
+    try:
+        store = SessionStore(settings.db)
+    except (StoreError, ImportError, SQLAlchemyError) as err:  # a bad URL, a driver not installed
+        print(f"error: --db: {err}", file=sys.stderr)
         return 2
     try:
         store.prepare()  # the tables exist before the first request (and before other replicas serve)
     except StoreError as err:  # the app still starts: each action that needs the database says this
         logging.getLogger("app").warning("%s", err)
+    try:
+        demo = build_app(studios, store, config)
+    except (StudioError, ValueError) as err:  # a default model that is not served
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     try:
         demo.launch(server_name=settings.host, server_port=settings.port, **launch_options(config))
     except OSError:  # taken between the check and the launch

@@ -162,10 +162,6 @@ class StudioEndpoints:
         self.check_fits_model(opened.state)
         return Workspace(opened.session_id, opened.branch_id, opened.state, opened.branches)
 
-    @staticmethod
-    def model_spec(studio: Studio) -> ModelSpec:
-        return ModelSpec(studio.grid_size, studio.codebook_size, studio.mask_id, studio.model_name)
-
     def check_fits_model(self, state: GenerationState) -> None:
         """A session made by another model cannot be shown or continued by this one: the core says
         so, naming both, instead of failing inside the decoder; and the session file's checks
@@ -173,6 +169,10 @@ class StudioEndpoints:
         studio = self.studio_for(state)
         studio.check_fits(state)
         check_fits_model(state, self.model_spec(studio))
+
+    @staticmethod
+    def model_spec(studio: Studio) -> ModelSpec:
+        return ModelSpec(studio.grid_size, studio.codebook_size, studio.mask_id, studio.model_name)
 
     def owned_work(self, tab: TabState | None, owner: str) -> Workspace:
         """The tab's session, only for the browser that owns it. A tab's state is found by Gradio's
@@ -556,14 +556,14 @@ class StudioEndpoints:
             raise ValueError(f"{path.name} is larger than {self.config.max_import_bytes // 2**20} MB: "
                              f"not a session file of this app")
         export = read_session_file(path.read_bytes(), self.store.limits)
+        studio = self.studio_for(export.branches[0].state)  # the model the file names, if served
         for branch in export.branches:
-            self.check_fits_model(branch.state)
-        # All or nothing: the store checks the file against its model again, writes it in one
+            studio.check_fits(branch.state)
+        # All or nothing: the store checks the file against this model, writes it in one
         # transaction and commits only once the page renders from what it wrote.
         shown: list[tuple] = []
 
         def renders(opened: OpenedSession) -> None:
             shown.append(self.show(replace(tab or TabState(), work=self.workspace(opened))))
-        model = self.model_spec(self.studio_for(export.branches[0].state))
-        self.store.import_session(owner, export, model, accept=renders)
+        self.store.import_session(owner, export, self.model_spec(studio), accept=renders)
         return shown[0]

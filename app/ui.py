@@ -386,10 +386,10 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
     gr.on([ui.show_grid.change, ui.show_marks.change, ui.show_views.change], endpoints.set_display,
           [ui.show_grid, ui.show_marks, ui.show_views, owner, tab], page, api_name="set_display", **light)
 
-    for button, fn, inputs, name in ((ui.gif_btn, endpoints.export_gif, [owner, tab], "export_gif"),
-                                     (ui.png_btn, endpoints.export_png, [owner, tab], "export_png"),
-                                     (ui.json_btn, endpoints.export_json, [owner, tab], "export_json")):
-        button.click(fn, inputs, ui.download, api_name=name, **light).success(
+    for button, fn, name in ((ui.gif_btn, endpoints.export_gif, "export_gif"),
+                             (ui.png_btn, endpoints.export_png, "export_png"),
+                             (ui.json_btn, endpoints.export_json, "export_json")):
+        button.click(fn, [owner, tab], ui.download, api_name=name, **light).success(
             lambda: gr.File(visible=True), None, ui.download, **instant)
     importing = ui.import_btn.upload(endpoints.import_json, [ui.import_btn, owner, tab], page,
                                      api_name="import_json", **light)

@@ -112,14 +112,16 @@ def test_the_api_picks_a_model_per_new_session_and_each_session_keeps_its_own(tw
     assert "amused-512" in message and "['studio', 'tiny-amused']" in message
 
 
-def test_the_app_serves_every_bundled_checkpoint_by_default():
+def test_the_app_serves_every_bundled_checkpoint_by_default(monkeypatch):
     import importlib.util
+    import sys
     from pathlib import Path
 
     import app as app_module  # the package; app.py is the script next to it
 
     spec = importlib.util.spec_from_file_location("app_script", Path(app_module.__file__).parent.parent / "app.py")
     script = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, script)  # dataclasses look their module up by name
     spec.loader.exec_module(script)
     found = script.bundled_checkpoints()
     assert found and Path(found[0]).name == "shapes-v1"
