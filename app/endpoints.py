@@ -132,6 +132,7 @@ class StudioEndpoints:
     def renderer_of(self, tab: TabState | None) -> PageRenderer:
         return self.renders[self.studio_of_tab(tab).model_name]
 
+    @shown_in_page
     def model_controls(self, model):
         """The settings a model offers, for the page when the model picker changes (private)."""
         studio = self.named_studio(model)
@@ -472,6 +473,7 @@ class StudioEndpoints:
             tab = replace(tab, work=None)
         return self.show(tab)  # the page refreshes the history after this (ui.py)
 
+    @shown_in_page
     def refresh_controls(self, tab):
         """The timeline, the branch list and the brush canvas, following the latest frame (chained
         after every action in the page)."""
