@@ -19,7 +19,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from studio_core import (GenerationState, MaskError, SettingsError, Studio, TokenFrame, generation_order_gif,
+from studio_core import (GenerationState, SettingsError, Studio, TokenFrame, generation_order_gif,
                          save_png, validate_prompt)
 from studio_core.store import (ModelSpec, OpenedSession, SessionStore, StoreError, check_fits_model, owner_hash,
                                read_session_file, write_session_file)
@@ -132,6 +132,7 @@ class StudioEndpoints:
     def renderer_of(self, tab: TabState | None) -> PageRenderer:
         return self.renders[self.studio_of_tab(tab).model_name]
 
+    @shown_in_page
     def model_controls(self, model):
         """The settings a model offers, for the page when the model picker changes (private)."""
         studio = self.named_studio(model)
@@ -472,6 +473,7 @@ class StudioEndpoints:
             tab = replace(tab, work=None)
         return self.show(tab)  # the page refreshes the history after this (ui.py)
 
+    @shown_in_page
     def refresh_controls(self, tab):
         """The timeline, the branch list and the brush canvas, following the latest frame (chained
         after every action in the page)."""

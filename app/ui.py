@@ -14,7 +14,7 @@ everything that acts on it, then settings, examples and history.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import gradio as gr
@@ -360,9 +360,9 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
     revising = ui.revise_btn.click(endpoints.revise, [ui.selection, owner, tab], page, api_name="revise", **model)
     # Repaint and Force revise change the picture: show it (the canvas follows when they end).
     gr.on([ui.repaint_btn.click, ui.revise_btn.click], lambda: gr.Tabs(selected="view"), None, ui.tools, **instant)
-    # Stop: the endpoint ends the run cooperatively after its current stage (works for
-    # gradio_client too; the run's last page says "stopped"); `cancels` also drops a click still
-    # waiting in the queue.
+    # Stop: the endpoint ends a streaming run cooperatively after its current stage (works for
+    # gradio_client too; the run's last page says "stopped — press Continue"). The one-shot model
+    # events have no stages to stop between: `cancels` drops them (running or still queued).
     ui.stop_btn.click(endpoints.stop, None, None, api_name="stop", concurrency_limit=None,
                       cancels=[stepping, revising]).then(idle, None, ui.busy_buttons, **instant)
 

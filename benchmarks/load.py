@@ -193,6 +193,25 @@ def load_setup(name: str, args, root: Path, postgres) -> LoadResult:
                       sessions - 1, complete, integrity)  # -1: the warm-up's session
 
 
+def frame_storage(db: Path) -> str:
+    """Bytes a frame takes in schema 2 (packed data, plus its prompt where it changes) against
+    the JSON of schema 1 (`TokenFrame.to_dict`) for the same frames."""
+    from studio_core.store_schema import decode_frame
+
+    packed = as_json = count = 0
+    prompt, shape = None, None
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT data, stage, event, seed, prompt FROM studio_frames ORDER BY branch_id, idx")
+        for data, stage, event, seed, named in rows:
+            prompt = named or prompt
+            frame = decode_frame(data, stage, event, seed, prompt)
+            packed += len(data) + (len(named.encode()) if named else 0)
+            as_json += len(json.dumps(frame.to_dict(), separators=(",", ":")).encode())
+            count, shape = count + 1, frame.ids.shape
+    return (f"{count} frames of {shape[0]}x{shape[1]} tokens: {packed / count:.0f} bytes a frame stored (schema 2), "
+            f"{as_json / count:.0f} as schema 1's JSON ({as_json / packed:.1f}x)")
+
+
 # ---------------------------------------------------------------------------------------------
 # Attacks
 
@@ -317,6 +336,8 @@ def main() -> None:
     for r in results:
         print(f"| {r.setup} | {r.generations} | {r.failures} | {r.p50_s:.2f} | {r.p95_s:.2f} | {r.wall_s:.1f} | "
               f"{r.sessions} | {r.complete} | {r.integrity} |")
+    if "sqlite-1" in setups:
+        print("\n" + frame_storage(root / "sqlite-1.db"))
     if not args.no_attacks:
         rows = run_attacks(args, root)
         print("\n| attack | cost now | answer |\n|---|---|---|")

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from app import AppConfig, build_app, launch_options
 from app.ui import OWNER_STORAGE_KEY
@@ -145,7 +144,7 @@ def brush_stroke(page, points: list[tuple[float, float]]) -> None:
 
 def sessions_with(db: Path, prompt: str) -> list[str]:
     with sqlite3.connect(db) as conn:
-        return [row[0] for row in conn.execute("SELECT id FROM sessions WHERE prompt = ?", (prompt,))]
+        return [row[0] for row in conn.execute("SELECT id FROM studio_sessions WHERE prompt = ?", (prompt,))]
 
 
 def stored_session(db: Path, prompt: str) -> tuple[str, list[TokenFrame]]:

@@ -8,6 +8,7 @@ import copy
 import json
 import re
 import sqlite3
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -384,3 +385,49 @@ def test_the_history_survives_every_attack(served):
     with sqlite3.connect(served[2] / "studio.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_a_full_queue_refuses_at_once(tiny_studio, tmp_path):
+    """max_queue_size requests may wait; past that a request is refused at once instead of piling
+    up memory and waiting without end. One generation runs at a time (model_concurrency 1); the
+    test holds it in its first write with another program's lock on the database, so the queue's
+    state does not depend on timing."""
+    from gradio_client.utils import Status
+
+    root = tmp_path / "queue"
+    root.mkdir()
+    store = SessionStore(root / "studio.db", busy_timeout_ms=60_000)
+    config = AppConfig(exports_dir=root / "exports", picture_size=64, view_size=32, gif_size=32,
+                       thumbnail_size=16, max_queue_size=1)
+    demo = build_app(tiny_studio, store, config)
+    url = f"http://127.0.0.1:{launch(demo, **launch_options(config))}/"
+
+    def wait_for(job, status: Status) -> None:
+        deadline = time.monotonic() + 60
+        while job.status().code != status:
+            assert time.monotonic() < deadline, f"{job.status().code} instead of {status}"
+            time.sleep(0.05)
+
+    owners = [f"queue-{n}-browser-token-0123456789" for n in range(3)]
+    clients = [client_of(url) for _ in owners]
+    args = ("a red circle at the top", 3, False, 4, 3.0, 1.0, "qerror", 0.5)
+    store.prepare()
+    other = sqlite3.connect(root / "studio.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the first generation will wait on this lock, running
+    try:
+        running = clients[0].submit(*args, owners[0], api_name="/generate")
+        wait_for(running, Status.PROCESSING)
+        waiting = clients[1].submit(*args, owners[1], api_name="/generate")
+        wait_for(waiting, Status.IN_QUEUE)
+        refused = clients[2].submit(*args, owners[2], api_name="/generate")
+        assert "queue is full" in error_of(refused.result).lower()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    try:
+        for job in (running, waiting):
+            job.result()
+        assert [len(history(c, o)) for c, o in zip(clients, owners)] == [1, 1, 0]
+    finally:
+        demo.close()
+        store.close()
