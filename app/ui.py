@@ -397,7 +397,7 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
     opening_typed = ui.session_id.submit(endpoints.open_session, [ui.session_id, owner, tab], page,
                                          api_visibility="private", **light)
     for event in (opening, opening_typed):
-        event.then(None, js=SCROLL_TO_PICTURE_JS)
+        event.then(lambda: gr.Tabs(selected="view"), None, ui.tools, **instant).then(None, js=SCROLL_TO_PICTURE_JS)
     # Delete asks first (in the page: the question names the session).
     ui.delete_btn.click(endpoints.ask_delete, [ui.session_id, ui.history_rows], [ui.confirm_row, ui.confirm_text],
                         api_visibility="private", **light)
