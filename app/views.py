@@ -117,8 +117,21 @@ def history_caption(summary: SessionSummary) -> str:
 def session_rows(summaries: list[SessionSummary]) -> list[dict]:
     """The history as data (what the gallery shows, with ids for /open_session and /delete_session)."""
     return [{"id": s.id, "prompt": s.prompt, "updated": datetime.fromtimestamp(s.updated).isoformat(timespec="seconds"),
-             "branches": s.branches, "stage": s.last_frame.stage, "finished": s.last_frame.done}
+             "branches": s.branches, "stage": s.last_frame.stage, "finished": s.last_frame.done,
+             "model": s.model}
             for s in summaries]
+
+
+STRATEGY_HELP = {"qerror": "lowest predicted quantization error first",
+                 "qerror-high": "highest predicted error first", "importance": "learned, re-scored every stage",
+                 "confidence": "the model's confidence (MaskGIT; aMUSEd's own order)", "random": "random order",
+                 "raster": "reading order"}
+
+
+def strategy_help(strategies: tuple[str, ...]) -> str:
+    """The strategies this model offers, each in a few words (a model without the paper's heads,
+    such as aMUSEd, offers fewer)."""
+    return "; ".join(f"{name}: {STRATEGY_HELP.get(name, name)}" for name in strategies)
 
 
 class PageRenderer:
@@ -211,7 +224,8 @@ class ThumbnailCache:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        thumbnail = self.studio.picture(summary.last_frame, scale=self.scale)  # outside the lock: slow part
+        # outside the lock: the slow part (code colours where a full decode costs seconds)
+        thumbnail = self.studio.picture(summary.last_frame, scale=self.scale, preview=self.studio.streams_previews)
         with self._lock:
             self._items[key] = thumbnail
             while len(self._items) > self.capacity:

@@ -33,10 +33,14 @@ def by_window(lines: list[dict], key: str, window: int) -> list[dict]:
     last = {line["step"]: line for line in lines}  # a resumed step counts once
     steps = sorted(last)
     rows = []
-    for end in range(window, steps[-1] + 1, window) if steps else []:
-        values = [last[s][key] for s in range(end - window + 1, end + 1) if s in last]
+    ends = list(range(window, steps[-1] + 1, window)) if steps else []
+    if steps and (not ends or ends[-1] < steps[-1]):
+        ends.append(steps[-1])  # the last, partial window
+    for end in ends:
+        begin = (end - 1) // window * window + 1
+        values = [last[s][key] for s in range(begin, end + 1) if s in last]
         if values:
-            rows.append({"steps": f"{end - window + 1}-{end}", f"mean_{key}": round(statistics.mean(values), 4)})
+            rows.append({"steps": f"{begin}-{end}", f"mean_{key}": round(statistics.mean(values), 4)})
     return rows
 
 

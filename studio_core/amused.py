@@ -24,7 +24,7 @@ import torch
 from . import sampler
 from .checkpoints import CheckpointError, read_json
 from .device import Placement, precision_name
-from .family import mean_code_colours
+from .family import colour_cells, mean_code_colours
 from .state import GenerationState, SamplerSettings
 
 log = logging.getLogger(__name__)
@@ -241,5 +241,6 @@ class AmusedFamily:
 
     def code_colours(self) -> np.ndarray:
         if self._colours is None:  # a benign race: two threads may both compute the same table
-            self._colours = mean_code_colours(self.decode_ids, self.codebook_size)
+            self._colours = mean_code_colours(self.decode_ids, self.codebook_size,
+                                              colour_cells(self.models.vqvae.config))
         return self._colours

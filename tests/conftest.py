@@ -67,6 +67,30 @@ def tiny_studio(tiny_checkpoint):
 
 
 @pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server of the tests' own (see tests/postgres.py), for the whole run."""
+    from postgres import start_postgres
+
+    try:
+        server = start_postgres()
+    except FileNotFoundError as err:
+        if os.environ.get("STUDIO_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"STUDIO_REQUIRE_POSTGRES=1 but {err}")
+        pytest.skip(str(err))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_target(request, tmp_path):
+    """Where a store keeps its sessions: a SQLite file, or a fresh database on the tests'
+    PostgreSQL server. Tests that take it run once on each."""
+    if request.param == "sqlite":
+        return tmp_path / "studio.db"
+    return request.getfixturevalue("postgres_server").new_database()
+
+
+@pytest.fixture(scope="session")
 def tiny_amused_dir(tmp_path_factory) -> Path:
     """A tiny random aMUSEd pipeline folder (diffusers' own test sizes, 8x8 grid, 8 codes), written
     by AmusedPipeline.save_pretrained as a hub folder is laid out."""

@@ -229,7 +229,7 @@ def test_the_preview_paints_each_token_in_its_codes_mean_colour(amused_studio):
     np.testing.assert_array_equal(preview, colours[state.current.ids])
     decoded = amused_studio.decode(state.current)
     assert decoded.shape == (8, 8, 3) and decoded.dtype == np.uint8
-    # a 2x2 grid of one code, decoded, is the source of its mean colour
+    # one code decoded alone (on a 2x2 grid of itself: the tiny decoder has one channel per group)
     single = amused_studio.family.decode_ids(torch.full((1, 2, 2), 3))
     np.testing.assert_array_equal(colours[3], single[0].mean(dim=(1, 2)).mul(255).round().to(torch.uint8).numpy())
 

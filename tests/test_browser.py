@@ -11,7 +11,6 @@ Skipped only where Chromium or Playwright is missing and STUDIO_REQUIRE_BROWSER 
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import sqlite3
 from pathlib import Path
@@ -23,6 +22,7 @@ from app import AppConfig, build_app, launch_options
 from app.ui import OWNER_STORAGE_KEY
 from studio_core.state import TokenFrame
 from studio_core.store import SessionStore
+from studio_core.store_schema import decode_frame
 from studio_core.studio import Studio
 
 from servers import launch
@@ -149,7 +149,7 @@ def brush_stroke(page, points: list[tuple[float, float]]) -> None:
 
 def sessions_with(db: Path, prompt: str) -> list[str]:
     with sqlite3.connect(db) as conn:
-        return [row[0] for row in conn.execute("SELECT id FROM sessions WHERE prompt = ?", (prompt,))]
+        return [row[0] for row in conn.execute("SELECT id FROM studio_sessions WHERE prompt = ?", (prompt,))]
 
 
 def stored_session(db: Path, prompt: str) -> tuple[str, list[TokenFrame]]:
@@ -158,9 +158,13 @@ def stored_session(db: Path, prompt: str) -> tuple[str, list[TokenFrame]]:
     test uses its own prompt, so it is the one session with it), on its current branch."""
     with sqlite3.connect(db) as conn:
         session_id, branch_id = conn.execute(
-            "SELECT id, current_branch_id FROM sessions WHERE prompt = ?", (prompt,)).fetchone()
-        rows = conn.execute("SELECT data FROM frames WHERE branch_id = ? ORDER BY idx", (branch_id,)).fetchall()
-    return session_id, [TokenFrame.from_dict(json.loads(data)) for (data,) in rows]
+            "SELECT id, current_branch_id FROM studio_sessions WHERE prompt = ?", (prompt,)).fetchone()
+        rows = conn.execute("SELECT data, stage, event, seed, prompt FROM studio_frames WHERE branch_id = ? "
+                            "ORDER BY idx", (branch_id,)).fetchall()
+    frames: list[TokenFrame] = []
+    for data, stage, event, seed, frame_prompt in rows:  # a frame without a prompt has the one before
+        frames.append(decode_frame(data, stage, event, seed, frame_prompt or frames[-1].prompt))
+    return session_id, frames
 
 
 @pytest.mark.parametrize("device", list(VIEWPORTS))
