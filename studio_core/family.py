@@ -172,8 +172,10 @@ def checkpoint_kind(directory: Path) -> str:
         return "progressive"
     if (directory / "model_index.json").is_file():
         return "amused"
-    raise CheckpointError(f"{directory}: neither a studio checkpoint (no studio.json) nor a diffusers "
-                          f"aMUSEd pipeline folder (no model_index.json)")
+    if (directory / "transformer").is_dir() and (directory / "tokenizer").is_dir():  # a studio checkpoint's layout
+        raise CheckpointError(f"{directory}: studio checkpoint is incomplete, missing studio.json")
+    raise CheckpointError(f"{directory}: neither a studio checkpoint (missing studio.json) nor a diffusers "
+                          f"aMUSEd pipeline folder (missing model_index.json)")
 
 
 def load_family(checkpoint: str | Path | None = None, placement: Placement | None = None) -> ModelFamily:
