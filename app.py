@@ -1,9 +1,11 @@
 """Progressive Studio web app.
 
-    python app.py [--host 127.0.0.1] [--port 7860] [--checkpoint DIR] [--db PATH] [--exports DIR]
+    python app.py [--host 127.0.0.1] [--port 7860] [--checkpoint DIR_OR_HUB_ID ...] [--default-model NAME]
+                  [--db PATH|URL] [--exports DIR]
 
-Serves the studio on the bundled model by default, with its session database and exports in the
-git-ignored `data/` folder next to this file. The same file is a Hugging Face Space's entry point:
+Serves the studio on every bundled model by default (each folder under `checkpoints/` with a
+`studio.json`), with a model picker when there are several, its session database and exports in
+the git-ignored `data/` folder next to this file. The same file is a Hugging Face Space's entry point:
 a Space sets GRADIO_SERVER_NAME/GRADIO_SERVER_PORT, which become the defaults here.
 """
 
@@ -31,8 +33,9 @@ DATA = HERE / "data"
 class ServerSettings:
     host: str
     port: int
-    checkpoint: str | None
-    db: Path
+    checkpoints: tuple[str, ...]
+    default_model: str | None
+    db: str  # a SQLAlchemy URL, or a path (SQLite)
     exports: Path
     max_exports: int
     cpu: bool
@@ -44,11 +47,17 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                         help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
-    parser.add_argument("--checkpoint", default=None,
-                        help="a studio checkpoint directory (default: the bundled checkpoints/shapes-v1), an "
-                             "aMUSEd pipeline folder (model_index.json) or a hub id such as amused/amused-256 "
-                             "(fetched only with HF_HUB_OFFLINE=0)")
-    parser.add_argument("--db", type=Path, default=DATA / "studio.db", help="session database (SQLite)")
+    parser.add_argument("--checkpoint", action="append", default=None,
+                        help="a model to serve, repeatable: a studio checkpoint directory, an aMUSEd pipeline "
+                             "folder (model_index.json) or a hub id such as amused/amused-256 (fetched only with "
+                             "HF_HUB_OFFLINE=0); default: every bundled checkpoint under checkpoints/")
+    parser.add_argument("--default-model", default=None,
+                        help="the model a page opens on, by name (a checkpoint's folder name; default: the "
+                             "first --checkpoint, else shapes-v1)")
+    parser.add_argument("--db", default=str(DATA / "studio.db"),
+                        help="session database: a SQLite file path (the default, one machine) or a SQLAlchemy "
+                             "URL such as postgresql+psycopg://user:password@host/db, which several replicas "
+                             "of the app can share")
     parser.add_argument("--exports", type=Path, default=DATA / "exports",
                         help="folder for exported GIF/PNG/JSON files (the only place exports go)")
     parser.add_argument("--max-exports", type=int, default=100,
@@ -57,9 +66,33 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=None,
                         help="the transformer's precision (default auto: bf16 on CPUs with AMX, else fp32)")
     args = parser.parse_args(argv)
-    return ServerSettings(host=args.host, port=args.port, checkpoint=args.checkpoint, db=args.db,
+    return ServerSettings(host=args.host, port=args.port, checkpoints=tuple(args.checkpoint or bundled_checkpoints()),
+                          default_model=args.default_model, db=args.db,
                           exports=args.exports, max_exports=args.max_exports, cpu=args.cpu,
                           precision=args.precision)
+
+
+def bundled_checkpoints() -> list[str]:
+    """Every bundled model: a folder under checkpoints/ with a studio.json (shapes-v1 first, as the
+    page's default; the others by name)."""
+    found = sorted(p.parent for p in (HERE / "checkpoints").glob("*/studio.json"))
+    found.sort(key=lambda p: p.name != "shapes-v1")
+    return [str(p) for p in found]
+
+
+def load_studios(settings: ServerSettings):
+    """Every model, loaded at start (not on first use): the bundled models are small (tens of MB
+    each), a big one such as aMUSEd (3-4 GB) is there because it was asked for, and a model that
+    cannot load is reported now, in one line, not inside the first request that picks it, which
+    would also wait seconds for the load."""
+    from studio_core import Studio
+
+    studios = [Studio.load(checkpoint, cpu=settings.cpu, precision=settings.precision)
+               for checkpoint in settings.checkpoints]
+    for studio in studios:
+        if studio.streams_previews:  # the previews' code colours, once per model, before any request
+            studio.family.code_colours()
+    return studios
 
 
 def port_in_use(host: str, port: int) -> str | None:
@@ -86,20 +119,35 @@ def main(argv: list[str] | None = None) -> int:
     # files (and out of the shared /tmp) unless the environment says where.
     os.environ.setdefault("GRADIO_TEMP_DIR", str(settings.exports.parent / "gradio-tmp"))
 
+    from sqlalchemy.exc import SQLAlchemyError
+
     from app import AppConfig, build_app, launch_options
-    from studio_core import CheckpointError, Studio
-    from studio_core.store import SessionStore
+    from studio_core import StudioError
+    from studio_core.store import SessionStore, StoreError
 
     try:
-        studio = Studio.load(settings.checkpoint, cpu=settings.cpu, precision=settings.precision)
-    except CheckpointError as err:
+        studios = load_studios(settings)
+        config = AppConfig(exports_dir=settings.exports.resolve(), max_exports=settings.max_exports,
+                           default_model=settings.default_model)
+    except (StudioError, ValueError) as err:  # a model that does not load, two of the same name
         print(f"error: {err}", file=sys.stderr)
         return 2
-    config = AppConfig(exports_dir=settings.exports.resolve(), max_exports=settings.max_exports)
-    # The store opens its file on first use: a damaged or read-only database is reported in the
-    # page by each action that needs it, and the app keeps serving meanwhile.
-    store = SessionStore(settings.db)
-    demo = build_app(studio, store, config)
+    # A damaged, read-only or unreachable database is reported in the page by each action that
+    # needs it, and the app keeps serving meanwhile.
+    try:
+        store = SessionStore(settings.db)
+    except (StoreError, ImportError, SQLAlchemyError) as err:  # a bad URL, a driver not installed
+        print(f"error: --db: {err}", file=sys.stderr)
+        return 2
+    try:
+        store.prepare()  # the tables exist before the first request (and before other replicas serve)
+    except StoreError as err:  # the app still starts: each action that needs the database says this
+        logging.getLogger("app").warning("%s", err)
+    try:
+        demo = build_app(studios, store, config)
+    except (StudioError, ValueError) as err:  # a default model that is not served
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     try:
         demo.launch(server_name=settings.host, server_port=settings.port, **launch_options(config))
     except OSError:  # taken between the check and the launch

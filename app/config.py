@@ -40,9 +40,24 @@ class AppConfig:
     gif_size: int = 256  # pixels of the exported GIF
     thumbnail_size: int = 96
     history_limit: int = 48  # sessions shown in the history gallery
-    max_import_bytes: int = 32 * 2**20
+    # Limits on what one client can send or ask for (the store's own are StoreLimits). Each is
+    # listed in the README's "Limits" table.
+    # A session file: the store keeps at most 1000 frames a session, about 6.5 MB as JSON.
+    max_import_bytes: int = 16 * 2**20
+    # Any upload (Gradio's /upload: session files, brush layers); larger ones get HTTP 413.
+    max_upload_bytes: int = 16 * 2**20
+    # A brush layer (or background) by its declared size, checked before it is decoded: the
+    # page's canvas is picture_size squared; 4 Mpx leaves room for any client's own canvas.
+    max_selection_pixels: int = 2048 * 2048
+    # Requests waiting in Gradio's queue over all events; more get "queue full" at once instead of
+    # piling up memory and waiting forever.
+    max_queue_size: int = 64
+    # Frames of a generation-order GIF (a 16-stage picture has 16; edits and branches add a few).
+    max_gif_frames: int = 300
     examples: tuple[str, ...] = EXAMPLE_PROMPTS
     title: str = "Progressive Studio"
+    # The model a page opens on when the app serves several (None: the first one given).
+    default_model: str | None = None
 
     def __post_init__(self):
         if self.max_exports < 1:
@@ -51,3 +66,7 @@ class AppConfig:
             raise ValueError(f"stream_interval_ms must be 0 or more, got {self.stream_interval_ms}")
         if self.model_concurrency < 1 or self.light_concurrency < 1:
             raise ValueError("concurrency limits must be at least 1")
+        for name in ("max_import_bytes", "max_upload_bytes", "max_selection_pixels", "max_queue_size",
+                     "max_gif_frames"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

@@ -9,57 +9,31 @@ and every frame is in the database before the page shows it.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import secrets
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping, Sequence
 
 import gradio as gr
 import numpy as np
+from PIL import Image
 
-from studio_core import (GenerationState, MaskError, SettingsError, Studio, TokenFrame, generation_order_gif,
+from studio_core import (GenerationState, SettingsError, Studio, TokenFrame, generation_order_gif,
                          save_png, validate_prompt)
-from studio_core.store import (OpenedSession, SessionStore, StoreError, owner_hash, read_session_file,
-                               write_session_file)
+from studio_core.store import (ModelSpec, OpenedSession, SessionStore, StoreError, check_fits_model, owner_hash,
+                               read_session_file, write_session_file)
+from studio_core.store_rules import check_prompt_length
 
 from .config import AppConfig
 from .exports import ExportFolder
+from .guards import shown_in_page
 from .selection import box_of, count_line, layer_of, touched_pixels, with_enclosed
-from .views import PageRenderer, ThumbnailCache, session_rows
+from .views import PageRenderer, ThumbnailCache, history_caption, session_rows, strategy_help
 from .workspace import StopSignals, TabState, Workspace
 
 MAX_SEED = 2**31 - 1  # fits every widget and JSON reader
 STOPPED = "stopped — press **Continue** to finish"
-
-# ValueError covers PromptError, SettingsError, PlanError and MaskError: the core's "your input
-# is wrong" errors. StoreError covers every database problem. Anything else is a bug: it is
-# logged by Gradio and shown as a generic error.
-USER_ERRORS = (ValueError, StoreError)
-
-
-def shown_in_page(handler):
-    """Known problems become a gr.Error with the core's message (the page shows it, gradio_client
-    raises it). Works for plain and streaming (generator) handlers."""
-    if inspect.isgeneratorfunction(handler):
-        @functools.wraps(handler)
-        def streaming(*args, **kwargs):
-            try:
-                yield from handler(*args, **kwargs)
-            except USER_ERRORS as err:
-                raise gr.Error(str(err), print_exception=False) from err
-        return streaming
-
-    @functools.wraps(handler)
-    def plain(*args, **kwargs):
-        try:
-            return handler(*args, **kwargs)
-        except USER_ERRORS as err:
-            raise gr.Error(str(err), print_exception=False) from err
-    return plain
-
 
 # ---------------------------------------------------------------------------------------------
 # Reading the page's inputs
@@ -98,20 +72,74 @@ def optional_text(value: object) -> str | None:
 # ---------------------------------------------------------------------------------------------
 
 
+def studios_by_name(studios: Studio | Mapping[str, Studio] | Sequence[Studio]) -> dict[str, Studio]:
+    """The models the app serves, by the name sessions record (one Studio, or several)."""
+    if isinstance(studios, Studio):
+        return {studios.model_name: studios}
+    listed = list(studios.values()) if isinstance(studios, Mapping) else list(studios)
+    names = [s.model_name for s in listed]
+    if not listed or len(set(names)) != len(names):
+        raise ValueError(f"the app needs one or more models with different names, got {names}")
+    return dict(zip(names, listed))
+
+
 class StudioEndpoints:
-    """The app's handlers over one Studio and one SessionStore (shared by every tab).
+    """The app's handlers over the served models (Studios, by name) and one SessionStore (shared
+    by every tab). A new session runs on the model the request names; every later action on it
+    runs on the model that made it (its state records the name).
 
     Handlers return `PageView.values()` (or `Controls.values()`): records named like the page's
     components, in the order ui.py wires them. Every edit takes one path: sync the tab with the
     database, apply the edit to the latest frame, save the new frames, show the page (`edited` for
     one-shot edits, `streamed` for those that run stages)."""
 
-    def __init__(self, studio: Studio, store: SessionStore, config: AppConfig):
-        self.studio, self.store, self.config = studio, store, config
+    def __init__(self, studio: Studio | Mapping[str, Studio] | Sequence[Studio], store: SessionStore,
+                 config: AppConfig):
+        self.studios, self.store, self.config = studios_by_name(studio), store, config
+        default = config.default_model or next(iter(self.studios))
+        if default not in self.studios:
+            raise ValueError(f"default model {default!r} is not served (served: {', '.join(self.studios)})")
+        self.studio = self.studios[default]  # the model a page opens on
         self.exports = ExportFolder(config.exports_dir, config.max_exports)
         self.stops = StopSignals()
-        self.render = PageRenderer(studio, config)
-        self.thumbnails = ThumbnailCache(studio, config.thumbnail_size, capacity=4 * config.history_limit)
+        self.renders = {name: PageRenderer(s, config) for name, s in self.studios.items()}
+        self.render = self.renders[default]
+        self.thumbnails = {name: ThumbnailCache(s, config.thumbnail_size, capacity=4 * config.history_limit)
+                           for name, s in self.studios.items()}
+
+    # -- which model ---------------------------------------------------------------------------------
+    def named_studio(self, model: object) -> Studio:
+        """The model a request names (empty: the default)."""
+        if model is None or (isinstance(model, str) and not model.strip()):
+            return self.studio
+        if model not in self.studios:
+            raise SettingsError(f"model {model!r} is not served here; choose one of: {', '.join(self.studios)}")
+        return self.studios[model]
+
+    def studio_for(self, state: GenerationState) -> Studio:
+        """The model that made a session (one saved before sessions named their model: the default,
+        whose check of the grid then decides)."""
+        if not state.model:
+            return self.studio
+        if state.model not in self.studios:
+            raise SettingsError(f"this session was made by the model {state.model!r}, which this app does not "
+                                f"serve (it serves: {', '.join(self.studios)}); start the app with its checkpoint")
+        return self.studios[state.model]
+
+    def studio_of_tab(self, tab: TabState | None) -> Studio:
+        return self.studio_for(tab.work.state) if tab is not None and tab.work is not None else self.studio
+
+    def renderer_of(self, tab: TabState | None) -> PageRenderer:
+        return self.renders[self.studio_of_tab(tab).model_name]
+
+    @shown_in_page
+    def model_controls(self, model):
+        """The settings a model offers, for the page when the model picker changes (private)."""
+        studio = self.named_studio(model)
+        d = studio.default_settings
+        return (gr.Dropdown(choices=list(studio.strategies), value=d.strategy, info=strategy_help(studio.strategies)),
+                gr.Slider(maximum=min(64, studio.grid_size ** 2), value=d.stages), gr.Slider(value=d.guidance),
+                gr.Slider(value=d.temperature), gr.Slider(value=d.revision))
 
     # -- the one path of every action ------------------------------------------------------------
     @staticmethod
@@ -136,8 +164,26 @@ class StudioEndpoints:
 
     def check_fits_model(self, state: GenerationState) -> None:
         """A session made by another model cannot be shown or continued by this one: the core says
-        so, naming both, instead of failing inside the decoder."""
-        self.studio.check_fits(state)
+        so, naming both, instead of failing inside the decoder; and the session file's checks
+        (settings the sampler takes, the plan they make, every grid's shape) say what else is off."""
+        studio = self.studio_for(state)
+        studio.check_fits(state)
+        check_fits_model(state, self.model_spec(studio))
+
+    @staticmethod
+    def model_spec(studio: Studio) -> ModelSpec:
+        return ModelSpec(studio.grid_size, studio.codebook_size, studio.mask_id, studio.model_name)
+
+    def owned_work(self, tab: TabState | None, owner: str) -> Workspace:
+        """The tab's session, only for the browser that owns it. A tab's state is found by Gradio's
+        session hash alone, which a client chooses; the owner token is what proves the browser."""
+        work = self.require_work(tab)
+        self.store.branch_length(work.session_id, work.branch_id, owner)  # SessionNotFound otherwise
+        return work
+
+    def prompt_text(self, text: str, argument: str) -> str:
+        """A prompt the model takes and the store keeps (not empty, within the length limit)."""
+        return check_prompt_length(validate_prompt(text, argument), self.store.limits, argument)
 
     def save(self, tab: TabState, owner: str, state: GenerationState) -> TabState:
         """Write the frames `state` added to the tab's branch, then move the tab on to it."""
@@ -148,7 +194,7 @@ class StudioEndpoints:
         return replace(tab, work=work.advanced(state))
 
     def show(self, tab: TabState, note: str | None = None, streaming: bool = False) -> tuple:
-        return self.render.page(tab, note, streaming).values()
+        return self.renderer_of(tab).page(tab, note, streaming).values()
 
     def edited(self, tab: TabState, owner: str, edit: Callable[[GenerationState], GenerationState]) -> tuple:
         """A one-shot edit of the latest frame: sync, apply, save, show."""
@@ -182,8 +228,8 @@ class StudioEndpoints:
                 yield self.show(tab)
 
     # -- reading the inputs ----------------------------------------------------------------------
-    def settings(self, stages, guidance, temperature, strategy, revision):
-        return self.studio.settings(
+    def settings(self, stages, guidance, temperature, strategy, revision, studio: Studio | None = None):
+        return (studio or self.studio).settings(
             stages=whole_number(stages, "stages"), guidance=real_number(guidance, "guidance"),
             temperature=real_number(temperature, "temperature"), strategy=strategy,
             revision=real_number(revision, "revision"))
@@ -196,8 +242,9 @@ class StudioEndpoints:
             raise SettingsError("seed is empty: type a whole number, or tick 'randomize'")
         return whole_number(seed, "seed", 0, MAX_SEED)
 
-    def new_session(self, tab: TabState | None, owner: str, prompt: str, seed: int, settings) -> TabState:
-        state = self.studio.start(prompt, seed, settings)  # checks prompt and settings first
+    def new_session(self, tab: TabState | None, owner: str, prompt: str, seed: int, settings,
+                    studio: Studio | None = None) -> TabState:
+        state = (studio or self.studio).start(prompt, seed, settings)  # checks prompt and settings first
         ref = self.store.create_session(owner, state)
         opened = OpenedSession(ref.session_id, ref.branch_id,
                                self.store.list_branches(ref.session_id, owner), state)
@@ -209,29 +256,32 @@ class StudioEndpoints:
             raise ValueError("no session chosen: click a picture in the history (API: pass its id)")
         return session_id.strip()
 
-    def selected_cells(self, editor_value: object) -> np.ndarray:
-        """Every cell the brush touched, and the inside of closed strokes."""
-        return with_enclosed(self.studio.mask(touched_pixels(editor_value), "brush mask"))
+    def selected_cells(self, editor_value: object, tab: TabState | None = None) -> np.ndarray:
+        """Every cell the brush touched, and the inside of closed strokes (on the tab's model's grid)."""
+        return with_enclosed(self.studio_of_tab(tab).mask(touched_pixels(editor_value), "brush mask"))
 
     # -- generation (these run the transformer: the "model" queue) --------------------------------
     @shown_in_page
     def generate(self, prompt, seed, randomize_seed, stages, guidance, temperature, strategy, revision,
-                 owner, tab, request: gr.Request):
-        """A new session: every stage streamed as it is made. Returns the page (the Seed box shows
-        the seed used)."""
+                 owner, tab, request: gr.Request, model=None):
+        """A new session on `model` (empty: the default): every stage streamed as it is made.
+        Returns the page (the Seed box shows the seed used)."""
+        studio = self.named_studio(model)
         tab = self.new_session(tab, owner, prompt, self.seed(seed, randomize_seed),
-                               self.settings(stages, guidance, temperature, strategy, revision))
-        yield from self.streamed(tab, owner, self.studio.resume, request.session_hash, synced=True)
+                               self.settings(stages, guidance, temperature, strategy, revision, studio), studio)
+        yield from self.streamed(tab, owner, studio.resume, request.session_hash, synced=True)
 
     @shown_in_page
-    def step(self, prompt, seed, randomize_seed, stages, guidance, temperature, strategy, revision, owner, tab):
+    def step(self, prompt, seed, randomize_seed, stages, guidance, temperature, strategy, revision, owner, tab,
+             model=None):
         """One stage of the open picture; when there is none, or it is finished, the first stage of
-        a new one (from the prompt and settings)."""
+        a new one (from the prompt and settings, on `model`)."""
         work = tab.work if tab else None
         if work is None or work.state.stages_left == 0:
+            studio = self.named_studio(model)
             tab = self.new_session(tab, owner, prompt, self.seed(seed, randomize_seed),
-                                   self.settings(stages, guidance, temperature, strategy, revision))
-        return self.edited(tab, owner, self.studio.step)
+                                   self.settings(stages, guidance, temperature, strategy, revision, studio), studio)
+        return self.edited(tab, owner, lambda state: self.studio_for(state).step(state))
 
     @shown_in_page
     def continue_generation(self, owner, tab, request: gr.Request):
@@ -240,21 +290,22 @@ class StudioEndpoints:
         if tab.work.state.stages_left == 0:
             raise ValueError("nothing left to generate: the picture is finished "
                              "(Branch continues from an earlier frame)")
-        yield from self.streamed(tab, owner, self.studio.resume, request.session_hash, synced=True)
+        yield from self.streamed(tab, owner, lambda state: self.studio_for(state).resume(state),
+                                 request.session_hash, synced=True)
 
     @shown_in_page
     def repaint(self, selection, region_prompt, owner, tab, request: gr.Request):
         """Generate the brushed cells again (locked ones excepted), optionally from another prompt."""
         tab = self.synced_tab(tab, owner)
-        region = self.selected_cells(selection)
+        region = self.selected_cells(selection, tab)
         prompt = optional_text(region_prompt)
         if prompt is not None:
-            prompt = validate_prompt(prompt, "region prompt")
+            prompt = self.prompt_text(prompt, "region prompt")
         if not (region & ~tab.work.state.current.locked).any():
             raise ValueError("nothing to repaint: every selected cell is locked (unlock it first)")
         before = tab.work.state.current
         shown = None
-        for shown in self.streamed(tab, owner, lambda state: self.studio.repaint(state, region, prompt),
+        for shown in self.streamed(tab, owner, lambda state: self.studio_for(state).repaint(state, region, prompt),
                                    request.session_hash, synced=True):
             yield shown
         if shown is not None:
@@ -275,13 +326,13 @@ class StudioEndpoints:
     def revise(self, selection, owner, tab):
         """Re-predict the brushed cells from their surroundings, even where the model was sure."""
         self.require_work(tab)
-        region = self.selected_cells(selection)
+        region = self.selected_cells(selection, tab)
 
         def revised(state: GenerationState) -> GenerationState:
             frame = state.current
             if not (region & frame.known & ~frame.locked).any():
                 raise ValueError("nothing to revise: select cells that are placed and not locked")
-            after = self.studio.force_revise(state, region)
+            after = self.studio_for(state).force_revise(state, region)
             self.warn_if_unchanged(frame, after.current, region & ~frame.locked, "Force revise")
             return after
         return self.edited(tab, owner, revised)
@@ -292,17 +343,17 @@ class StudioEndpoints:
         when empty) and optionally a new prompt; the branch it came from stays as it is."""
         work = self.synced_tab(tab, owner).work
         index = whole_number(frame_index, "frame_index")
-        rewound = self.studio.rewind(work.state, index)
+        rewound = Studio.rewind(work.state, index)
         if rewound.stages_left == 0:
             raise ValueError(f"frame {index} is a finished picture: pick an earlier frame on the timeline")
         seed = self.seed(branch_seed, randomize=optional_text(branch_seed) is None)  # empty: a new random seed
         prompt = optional_text(branch_prompt)
         if prompt is not None:
-            prompt = validate_prompt(prompt, "branch prompt")
+            prompt = self.prompt_text(prompt, "branch prompt")
         branch_id = self.store.new_branch(work.session_id, owner, work.branch_id, index)
         work = Workspace(work.session_id, branch_id, rewound, self.store.list_branches(work.session_id, owner))
         yield from self.streamed(replace(tab, work=work), owner,
-                                 lambda state: self.studio.resume(state, prompt, seed), request.session_hash,
+                                 lambda state: self.studio_for(state).resume(state, prompt, seed), request.session_hash,
                                  synced=True)
 
     def stop(self, request: gr.Request) -> None:
@@ -314,36 +365,36 @@ class StudioEndpoints:
     def lock(self, selection, owner, tab):
         """Lock the brushed cells that are placed: nothing changes them again until unlocked."""
         self.require_work(tab)
-        region = self.selected_cells(selection)
+        region = self.selected_cells(selection, tab)
 
         def locked(state: GenerationState) -> GenerationState:
             frame = state.current
             if not (region & frame.known & ~frame.locked).any():
                 raise ValueError("nothing to lock: select placed cells that are not locked yet "
                                  "(the checkered cells are not placed)")
-            return self.studio.lock(state, region)
+            return self.studio_for(state).lock(state, region)
         return self.edited(tab, owner, locked)
 
     @shown_in_page
     def unlock(self, selection, owner, tab):
         self.require_work(tab)
-        region = self.selected_cells(selection)
+        region = self.selected_cells(selection, tab)
 
         def unlocked(state: GenerationState) -> GenerationState:
             if not (region & state.current.locked).any():
                 raise ValueError("nothing to unlock: none of the selected cells is locked")
-            return self.studio.unlock(state, region)
+            return self.studio_for(state).unlock(state, region)
         return self.edited(tab, owner, unlocked)
 
     # -- the selection (no database, no model) --------------------------------------------------
-    def count_selected(self, selection):
+    def count_selected(self, selection, tab=None):
         """"N cells selected", after every stroke (private to the page)."""
         if not (isinstance(selection, dict) and selection.get("layers")):
             # The canvas loading a new background (no layer yet): the count the refresh set stands;
             # an order of events where this came last would otherwise reset a tool's count.
             return gr.skip()
         try:
-            return count_line(self.selected_cells(selection))
+            return count_line(self.selected_cells(selection, tab))
         except ValueError:
             return count_line(None)
 
@@ -353,7 +404,7 @@ class StudioEndpoints:
         selected). Returns the canvas with the new selection and its count."""
         work = self.require_work(tab)
         try:
-            current = self.selected_cells(selection)
+            current = self.selected_cells(selection, tab)
         except ValueError:  # nothing brushed yet
             current = np.zeros_like(work.state.current.known)
         tools = {"all": lambda: np.ones_like(current), "invert": lambda: ~current,
@@ -361,30 +412,41 @@ class StudioEndpoints:
         if tool not in tools:
             raise ValueError(f"tool must be one of {sorted(tools)}, got {tool!r}")
         cells = tools[tool]()
-        canvas = self.render.selection_canvas(work)
+        canvas = self.renderer_of(tab).selection_canvas(work)
         canvas["layers"] = [layer_of(cells, canvas["background"].size[0])]
         return canvas, count_line(cells)
 
     # -- looking ---------------------------------------------------------------------------------
     @shown_in_page
-    def view_frame(self, frame_index, tab):
+    def view_frame(self, frame_index, owner, tab):
         """Show frame `frame_index` of the branch (0 = the blank start); the last follows new frames."""
-        work = self.require_work(tab)
+        work = self.owned_work(tab, owner)
         last = len(work.state.frames) - 1
         index = whole_number(frame_index, "frame_index", 0, last)
         return self.show(replace(tab, work=replace(work, viewing=None if index == last else index)))
 
     @shown_in_page
-    def set_display(self, show_grid, show_marks, tab):
-        """Draw the token grid and/or outline the new (white), revised (red) and locked (blue) tokens."""
-        return self.show(replace(tab or TabState(), show_grid=bool(show_grid), show_marks=bool(show_marks)))
+    def set_display(self, show_grid, show_marks, show_views, owner, tab):
+        """Draw the token grid and/or outline the new (white), revised (red) and locked (blue)
+        tokens; send the four token views with each finished page (or not)."""
+        if tab is not None and tab.work is not None:
+            self.owned_work(tab, owner)
+        return self.show(replace(tab or TabState(), show_grid=bool(show_grid), show_marks=bool(show_marks),
+                                 show_views=bool(show_views)))
 
     # -- sessions --------------------------------------------------------------------------------
+    def thumbnail(self, summary):
+        """Drawn by the model that made the session; one this app does not serve gets a blank."""
+        cache = self.thumbnails.get(summary.model or self.studio.model_name)
+        if cache is None or summary.last_frame.ids.shape != (cache.studio.grid_size,) * 2:
+            return Image.new("RGB", (self.config.thumbnail_size,) * 2, (60, 60, 60))
+        return cache.get(summary)
+
     @shown_in_page
     def list_sessions(self, owner):
         """This browser's sessions, newest first: the gallery and the same as data."""
         summaries = self.store.list_sessions(owner, self.config.history_limit)
-        gallery = [(self.thumbnails.get(s), f"{s.prompt} · {s.id[:8]}") for s in summaries]
+        gallery = [(self.thumbnail(s), history_caption(s)) for s in summaries]
         return gallery, session_rows(summaries)
 
     @shown_in_page
@@ -411,10 +473,11 @@ class StudioEndpoints:
             tab = replace(tab, work=None)
         return self.show(tab)  # the page refreshes the history after this (ui.py)
 
+    @shown_in_page
     def refresh_controls(self, tab):
         """The timeline, the branch list and the brush canvas, following the latest frame (chained
         after every action in the page)."""
-        return self.render.controls(tab).values()
+        return self.renderer_of(tab).controls(tab).values()
 
     @staticmethod
     def pick_session(rows, evt: gr.SelectData):
@@ -443,32 +506,36 @@ class StudioEndpoints:
 
     # -- files -----------------------------------------------------------------------------------
     def export_path(self, kind: str, work: Workspace) -> Path:
-        return self.exports.new_path(kind, work.session_id, work.branch_id, work.frame_index)
+        return self.exports.new_path(kind)
 
     def finished_export(self, path: Path) -> str:
         self.exports.prune(keep=path)
         return str(path)
 
     @shown_in_page
-    def export_gif(self, tab):
+    def export_gif(self, owner, tab):
         """The branch's generation order: one GIF frame per frame after the blank start (for a plain
         generation, one per stage), new tokens outlined white, revised red; the last frame held."""
-        work = self.require_work(tab)
+        work = self.owned_work(tab, owner)
         if len(work.state.frames) < 2:
             raise ValueError("nothing to export yet: generate at least one stage first")
-        scale = self.render.scale_for(self.config.gif_size)
+        if len(work.state.frames) - 1 > self.config.max_gif_frames:
+            raise ValueError(f"this branch has {len(work.state.frames) - 1} frames; a GIF takes at most "
+                             f"{self.config.max_gif_frames}: export a PNG, or branch from an earlier frame")
+        scale = self.renderer_of(tab).scale_for(self.config.gif_size)
+        studio = self.studio_for(work.state)
         path = self.export_path("gif", work)
-        generation_order_gif(work.state, lambda f: self.studio.picture(f, scale=scale, marks=True), path)
+        generation_order_gif(work.state, lambda f: studio.picture(f, scale=scale, marks=True), path)
         return self.finished_export(path)
 
     @shown_in_page
-    def export_png(self, tab):
+    def export_png(self, owner, tab):
         """The frame on screen as a PNG, with prompt, seed and settings in its metadata."""
-        work = self.require_work(tab)
+        work = self.owned_work(tab, owner)
         if not work.frame.known.any():
             raise ValueError("nothing to export yet: this frame is blank")
         path = self.export_path("png", work)
-        image = self.studio.picture(work.frame, scale=self.render.picture_scale)
+        image = self.studio_for(work.state).picture(work.frame, scale=self.renderer_of(tab).picture_scale)
         save_png(image, work.state.rewind(work.frame_index), path)
         return self.finished_export(path)
 
@@ -488,8 +555,15 @@ class StudioEndpoints:
         if path.stat().st_size > self.config.max_import_bytes:
             raise ValueError(f"{path.name} is larger than {self.config.max_import_bytes // 2**20} MB: "
                              f"not a session file of this app")
-        export = read_session_file(path.read_bytes())
+        export = read_session_file(path.read_bytes(), self.store.limits)
+        studio = self.studio_for(export.branches[0].state)  # the model the file names, if served
         for branch in export.branches:
-            self.check_fits_model(branch.state)
-        ref = self.store.import_session(owner, export)
-        return self.show(replace(tab or TabState(), work=self.workspace(self.store.load(ref.session_id, owner))))
+            studio.check_fits(branch.state)
+        # All or nothing: the store checks the file against this model, writes it in one
+        # transaction and commits only once the page renders from what it wrote.
+        shown: list[tuple] = []
+
+        def renders(opened: OpenedSession) -> None:
+            shown.append(self.show(replace(tab or TabState(), work=self.workspace(opened))))
+        self.store.import_session(owner, export, self.model_spec(studio), accept=renders)
+        return shown[0]

@@ -1,19 +1,23 @@
 """The export folder: the only place the app writes files a person downloads.
 
-Names are made here (kind, session, frame, time) and the folder is kept to a fixed number of the
-app's own exports, oldest deleted first; files the app did not make are never touched.
+Names are made here and the folder is kept to a fixed number of the app's own exports, oldest
+deleted first; files the app did not make are never touched. A name is the export's kind and 128
+random bits, nothing else: the file is handed only to the browser that asked for it (the handler
+checks its owner first), and nobody can find it by guessing, as they could a name made of a
+session id prefix, a frame number and a time.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 import threading
-import time
 from pathlib import Path
 
 EXPORT_KINDS = {"gif": ".gif", "png": ".png", "json": ".json"}
-# studio-<kind>-<session 8>-<branch>-<frame>-<unix ms>-<counter>.<ext>
-EXPORT_NAME = re.compile(r"^studio-(gif|png|json)-[0-9a-f]{1,32}-\d+-\d+-\d+-\d+\.(gif|png|json)$")
+# studio-<kind>-<32 hex: 128 random bits>.<ext>; the second form is the older names (session
+# prefix, branch, frame, time, counter), still pruned from folders that have them.
+EXPORT_NAME = re.compile(r"^studio-(gif|png|json)-([0-9a-f]{32}|[0-9a-f]{1,32}-\d+-\d+-\d+-\d+)\.(gif|png|json)$")
 
 
 class ExportFolder:
@@ -21,20 +25,13 @@ class ExportFolder:
         self.directory = Path(directory)
         self.max_files = max_files
         self._lock = threading.Lock()
-        self._counter = 0
 
-    def new_path(self, kind: str, session_id: str, branch_id: int, frame_index: int) -> Path:
-        """A fresh path for an export (never an existing file: two exports in the same millisecond
-        differ by the counter)."""
+    def new_path(self, kind: str) -> Path:
+        """A fresh, unguessable path for an export (a collision of 128 random bits is not a concern)."""
         if kind not in EXPORT_KINDS:
             raise ValueError(f"export kind must be one of {sorted(EXPORT_KINDS)}, got {kind!r}")
         self.directory.mkdir(parents=True, exist_ok=True)
-        with self._lock:
-            self._counter += 1
-            counter = self._counter
-        stamp = int(time.time() * 1000)
-        return self.directory / (f"studio-{kind}-{session_id[:8]}-{branch_id}-{frame_index}-{stamp}-{counter}"
-                                 f"{EXPORT_KINDS[kind]}")
+        return self.directory / f"studio-{kind}-{secrets.token_hex(16)}{EXPORT_KINDS[kind]}"
 
     def exports(self) -> list[Path]:
         """The app's exports in the folder, oldest first."""

@@ -14,7 +14,8 @@ everything that acts on it, then settings, examples and history.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from typing import Mapping, Sequence
 
 import gradio as gr
 
@@ -23,8 +24,9 @@ from studio_core.store import SessionStore
 
 from .config import AppConfig
 from .endpoints import MAX_SEED, StudioEndpoints
+from .guards import bounded_editor
 from .selection import BRUSH_RGBA
-from .views import CONTROL_OUTPUTS, PAGE_OUTPUTS, WELCOME
+from .views import CONTROL_OUTPUTS, PAGE_OUTPUTS, WELCOME, strategy_help
 from .workspace import TabState
 
 # The browser token lives in local storage under a fixed key, so it survives reloads and restarts
@@ -74,11 +76,16 @@ dark grey: not placed yet. <b>Revised last</b>: red cells were redrawn at this f
 <b>Locked</b>: blue cells never change until unlocked.</div>"""
 
 
+# Events answered at once in the page (no queue, no progress, not part of the API).
+INSTANT = dict(queue=False, show_progress="hidden", api_visibility="private")
+
+
 def launch_options(config: AppConfig) -> dict:
     """What `demo.launch` needs besides host and port (Gradio 6 takes css and theme at launch)."""
     # show_error stays off: a gr.Error's message always reaches the page, while an unexpected
     # exception's text (paths, internals) should not reach a public Space.
-    return {"css": CSS, "allowed_paths": [str(config.exports_dir)]}
+    # max_file_size bounds every upload (Gradio answers 413 past it, before storing anything).
+    return {"css": CSS, "allowed_paths": [str(config.exports_dir)], "max_file_size": config.max_upload_bytes}
 
 
 @dataclass(frozen=True)
@@ -99,10 +106,13 @@ class PageLayout:
     temperature: gr.Slider
     strategy: gr.Dropdown
     revision: gr.Slider
+    model: gr.Dropdown
     picture: gr.Image
     status: gr.Markdown
     show_grid: gr.Checkbox
     show_marks: gr.Checkbox
+    show_views: gr.Checkbox
+    views_box: gr.Accordion
     timeline: gr.Slider
     branch_seed: gr.Textbox
     branch_prompt: gr.Textbox
@@ -154,30 +164,25 @@ class PageLayout:
         return [self.generate_btn, self.step_btn, self.continue_btn, self.repaint_btn, self.branch_btn]
 
 
-def build_app(studio: Studio, store: SessionStore, config: AppConfig) -> gr.Blocks:
-    """The studio page over a loaded Studio and a session store. Builds only; nothing runs."""
+def build_app(studio: Studio | Mapping[str, Studio] | Sequence[Studio], store: SessionStore,
+              config: AppConfig) -> gr.Blocks:
+    """The studio page over one or several loaded models (Studios; the page opens on
+    `config.default_model`) and a session store. Builds only; nothing runs."""
     endpoints = StudioEndpoints(studio, store, config)
     with gr.Blocks(title=config.title, analytics_enabled=False, delete_cache=(900, 3600)) as demo:
-        page = layout(studio, config)
+        page = layout(endpoints.studio, config, endpoints.studios)
         wire(demo, page, endpoints, config)
-    demo.queue(default_concurrency_limit=config.light_concurrency)
+    demo.queue(default_concurrency_limit=config.light_concurrency, max_size=config.max_queue_size)
     return demo
 
 
-STRATEGY_HELP = {"qerror": "lowest predicted quantization error first",
-                 "qerror-high": "highest predicted error first", "importance": "learned, re-scored every stage",
-                 "confidence": "the model's confidence (MaskGIT; aMUSEd's own order)", "random": "random order",
-                 "raster": "reading order"}
-
-
-def strategy_help(strategies: tuple[str, ...]) -> str:
-    """The strategies this model offers, each in a few words (a model without the paper's heads,
-    such as aMUSEd, offers fewer)."""
-    return "; ".join(f"{name}: {STRATEGY_HELP.get(name, name)}" for name in strategies)
-
-
-def layout(studio: Studio, config: AppConfig) -> PageLayout:
-    """The page's components, placed (inside an open gr.Blocks)."""
+def layout(studio: Studio, config: AppConfig, studios: Mapping[str, Studio] | None = None) -> PageLayout:
+    """The page's components, placed (inside an open gr.Blocks); `studio` is the model the page
+    opens on, `studios` every model served (the picker offers them)."""
+    studios = studios or {studio.model_name: studio}
+    # Every strategy any served model offers: the API validates against these; the page narrows
+    # the list to the picked model's, and the core refuses one the model does not offer.
+    all_strategies = list(dict.fromkeys(s for m in studios.values() for s in m.strategies))
     defaults = studio.default_settings
     tokens = studio.grid_size ** 2
     canvas = studio.image_size * max(1, round(config.picture_size / studio.image_size))
@@ -190,7 +195,9 @@ def layout(studio: Studio, config: AppConfig) -> PageLayout:
             with gr.Column(elem_id="compose-top"):
                 c["prompt"] = gr.Textbox(label="Prompt", lines=2, max_lines=4, elem_id="prompt",
                                          placeholder="a large red circle in the top left")
-                # (A model picker belongs here, beside the prompt, when the app serves several.)
+                c["model"] = gr.Dropdown(list(studios), value=studio.model_name, label="Model",
+                                         visible=len(studios) > 1, elem_id="model",
+                                         info="new pictures use it; an opened session keeps the model that made it")
                 with gr.Row():
                     c["generate_btn"] = gr.Button("Generate", variant="primary", elem_id="generate", scale=2,
                                                   min_width=100)
@@ -207,7 +214,7 @@ def layout(studio: Studio, config: AppConfig) -> PageLayout:
                     c["temperature"] = gr.Slider(0.1, 3, value=defaults.temperature, step=0.05,
                                                  label="Temperature")
                     c["strategy"] = gr.Dropdown(
-                        list(studio.strategies), value=defaults.strategy, label="Scoring strategy",
+                        all_strategies, value=defaults.strategy, label="Scoring strategy",
                         info=strategy_help(studio.strategies))
                     c["revision"] = gr.Slider(0, 2, value=defaults.revision, step=0.05, label="Revision strength",
                                               info="share of a stage's tokens that may be revised (0 = never)")
@@ -230,6 +237,7 @@ def layout(studio: Studio, config: AppConfig) -> PageLayout:
                         buttons=[], interactive=True,
                         # as tall as the canvas shows on this screen: its width on a phone
                         height=f"min({min(canvas, 420) + 70}px, calc(100vw - 10px))")
+                    bounded_editor(c["selection"], config.max_selection_pixels)
                     with gr.Row():
                         c["select_all_btn"] = gr.Button("All", size="sm", min_width=60)
                         c["select_invert_btn"] = gr.Button("Invert", size="sm", min_width=60)
@@ -260,7 +268,9 @@ def layout(studio: Studio, config: AppConfig) -> PageLayout:
             with gr.Row():
                 c["show_grid"] = gr.Checkbox(label="Token grid", value=False)
                 c["show_marks"] = gr.Checkbox(label="Mark new (white) / revised (red) / locked (blue)", value=False)
-            with gr.Accordion("Token views", open=False):
+            with gr.Accordion("Token views", open=False) as c["views_box"]:
+                # Whether the views are open: the views are made only then (see TabState).
+                c["show_views"] = gr.Checkbox(value=False, visible=False)
                 gr.HTML(LEGEND)
                 with gr.Row():
                     view_kwargs = dict(format="png", interactive=False, height=config.view_size + 40,
@@ -312,7 +322,7 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
     # error is one toast, not a red pill on every output of the event.
     model = dict(concurrency_id="model", concurrency_limit=config.model_concurrency, show_progress="hidden")
     light = dict(concurrency_id="light", concurrency_limit=config.light_concurrency, show_progress="hidden")
-    instant = dict(queue=False, show_progress="hidden", api_visibility="private")
+    instant = INSTANT
     # After a generation, an import, a page load: the gallery follows (private: /list_sessions
     # is the public way; a private event still takes an api name, hence its own).
     refresh_history = dict(fn=endpoints.list_sessions, inputs=[owner], outputs=[ui.history, ui.history_rows],
@@ -332,9 +342,16 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
         return running
 
     generating = model_work([ui.generate_btn.click, ui.prompt.submit], endpoints.generate,
-                            [ui.prompt, ui.seed, ui.randomize, *ui.settings, owner, tab], "generate")
+                            [ui.prompt, ui.seed, ui.randomize, *ui.settings, owner, tab, ui.model], "generate")
     stepping = model_work([ui.step_btn.click], endpoints.step,
-                          [ui.prompt, ui.seed, ui.randomize, *ui.settings, owner, tab], "step")
+                          [ui.prompt, ui.seed, ui.randomize, *ui.settings, owner, tab, ui.model], "step")
+    # Picking a model offers its strategies and its default settings (private: the API names the
+    # model in /generate and /step).
+    model_controls = dict(fn=endpoints.model_controls, inputs=[ui.model],
+                          outputs=[ui.strategy, *ui.settings[:3], ui.revision], api_visibility="private", **light)
+    ui.model.change(**model_controls)
+    if len(endpoints.studios) > 1:  # the page opens with the default model's strategies only
+        demo.load(**model_controls)
     model_work([ui.continue_btn.click], endpoints.continue_generation, [owner, tab], "continue")
     repainting = model_work([ui.repaint_btn.click], endpoints.repaint,
                             [ui.selection, ui.region_prompt, owner, tab], "repaint")
@@ -343,9 +360,9 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
     revising = ui.revise_btn.click(endpoints.revise, [ui.selection, owner, tab], page, api_name="revise", **model)
     # Repaint and Force revise change the picture: show it (the canvas follows when they end).
     gr.on([ui.repaint_btn.click, ui.revise_btn.click], lambda: gr.Tabs(selected="view"), None, ui.tools, **instant)
-    # Stop: the endpoint ends the run cooperatively after its current stage (works for
-    # gradio_client too; the run's last page says "stopped"); `cancels` also drops a click still
-    # waiting in the queue.
+    # Stop: the endpoint ends a streaming run cooperatively after its current stage (works for
+    # gradio_client too; the run's last page says "stopped — press Continue"). The one-shot model
+    # events have no stages to stop between: `cancels` drops them (running or still queued).
     ui.stop_btn.click(endpoints.stop, None, None, api_name="stop", concurrency_limit=None,
                       cancels=[stepping, revising]).then(idle, None, ui.busy_buttons, **instant)
 
@@ -354,23 +371,27 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
 
     # The selection: its count after every stroke, and the tools.
     # (A stroke is an `input`; the canvas's own refreshes reset the count with the controls.)
-    ui.selection.input(endpoints.count_selected, [ui.selection], [ui.selection_count], api_visibility="private",
+    ui.selection.input(endpoints.count_selected, [ui.selection, tab], [ui.selection_count], api_visibility="private",
                        trigger_mode="always_last", **light)
     for button, tool in ((ui.select_all_btn, "all"), (ui.select_invert_btn, "invert"),
                          (ui.select_box_btn, "box"), (ui.select_clear_btn, "clear")):
         button.click(endpoints.select_cells, [gr.State(tool), ui.selection, tab],
                      [ui.selection, ui.selection_count], api_visibility="private", **light)
 
-    # The picture follows the timeline however it moves (drag, arrow keys, a typed number).
-    ui.timeline.change(endpoints.view_frame, [ui.timeline, tab], page, api_name="view_frame",
-                       trigger_mode="always_last", **light)
-    gr.on([ui.show_grid.change, ui.show_marks.change], endpoints.set_display, [ui.show_grid, ui.show_marks, tab],
-          page, api_name="set_display", **light)
+    # The picture follows the timeline however a person moves it (drag, arrow keys, a typed
+    # number): `input` and `release` are a person's moves only, so the refresh that sets the
+    # timeline to the newest frame after an action does not draw that frame a second time.
+    gr.on([ui.timeline.input, ui.timeline.release], endpoints.view_frame, [ui.timeline, owner, tab], page,
+          api_name="view_frame", trigger_mode="always_last", **light)
+    ui.views_box.expand(lambda: True, None, ui.show_views, **instant)
+    ui.views_box.collapse(lambda: False, None, ui.show_views, **instant)
+    gr.on([ui.show_grid.change, ui.show_marks.change, ui.show_views.change], endpoints.set_display,
+          [ui.show_grid, ui.show_marks, ui.show_views, owner, tab], page, api_name="set_display", **light)
 
-    for button, fn, inputs, name in ((ui.gif_btn, endpoints.export_gif, [tab], "export_gif"),
-                                     (ui.png_btn, endpoints.export_png, [tab], "export_png"),
-                                     (ui.json_btn, endpoints.export_json, [owner, tab], "export_json")):
-        button.click(fn, inputs, ui.download, api_name=name, **light).success(
+    for button, fn, name in ((ui.gif_btn, endpoints.export_gif, "export_gif"),
+                             (ui.png_btn, endpoints.export_png, "export_png"),
+                             (ui.json_btn, endpoints.export_json, "export_json")):
+        button.click(fn, [owner, tab], ui.download, api_name=name, **light).success(
             lambda: gr.File(visible=True), None, ui.download, **instant)
     importing = ui.import_btn.upload(endpoints.import_json, [ui.import_btn, owner, tab], page,
                                      api_name="import_json", **light)
@@ -385,7 +406,7 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
     opening_typed = ui.session_id.submit(endpoints.open_session, [ui.session_id, owner, tab], page,
                                          api_visibility="private", **light)
     for event in (opening, opening_typed):
-        event.then(None, js=SCROLL_TO_PICTURE_JS)
+        event.then(lambda: gr.Tabs(selected="view"), None, ui.tools, **instant).then(None, js=SCROLL_TO_PICTURE_JS)
     # Delete asks first (in the page: the question names the session).
     ui.delete_btn.click(endpoints.ask_delete, [ui.session_id, ui.history_rows], [ui.confirm_row, ui.confirm_text],
                         api_visibility="private", **light)

@@ -104,11 +104,34 @@ def branch_label(branch: BranchInfo, branches: tuple[BranchInfo, ...]) -> str:
     return f"Branch {branch.number} · from frame {branch.fork_index} of branch {parent}"
 
 
+def history_caption(summary: SessionSummary) -> str:
+    """What the history says under a picture: sessions of the same prompt differ by when they
+    were last changed (the server's clock), how far they got and how many branches they have."""
+    when = datetime.fromtimestamp(summary.updated).strftime("%Y-%m-%d %H:%M:%S")
+    frame = summary.last_frame
+    progress = "finished" if frame.done else f"stage {frame.stage}"
+    branches = f" · {summary.branches} branches" if summary.branches > 1 else ""
+    return f"{summary.prompt} · {when} · {progress}{branches}"
+
+
 def session_rows(summaries: list[SessionSummary]) -> list[dict]:
     """The history as data (what the gallery shows, with ids for /open_session and /delete_session)."""
     return [{"id": s.id, "prompt": s.prompt, "updated": datetime.fromtimestamp(s.updated).isoformat(timespec="seconds"),
-             "branches": s.branches, "stage": s.last_frame.stage, "finished": s.last_frame.done}
+             "branches": s.branches, "stage": s.last_frame.stage, "finished": s.last_frame.done,
+             "model": s.model}
             for s in summaries]
+
+
+STRATEGY_HELP = {"qerror": "lowest predicted quantization error first",
+                 "qerror-high": "highest predicted error first", "importance": "learned, re-scored every stage",
+                 "confidence": "the model's confidence (MaskGIT; aMUSEd's own order)", "random": "random order",
+                 "raster": "reading order"}
+
+
+def strategy_help(strategies: tuple[str, ...]) -> str:
+    """The strategies this model offers, each in a few words (a model without the paper's heads,
+    such as aMUSEd, offers fewer)."""
+    return "; ".join(f"{name}: {STRATEGY_HELP.get(name, name)}" for name in strategies)
 
 
 class PageRenderer:
@@ -132,7 +155,8 @@ class PageRenderer:
         """The page for the frame on screen. `streaming`: a stage on its way, sent cheaply: the
         picture at the model's own size (the browser scales it up, pixelated, so it looks the
         same), painted in its codes' mean colours where a full decode costs more than a stage
-        (aMUSEd at 256 px), no token views (they follow with the finished picture)."""
+        (aMUSEd at 256 px), no token views (they follow with the finished picture, when the tab
+        shows them)."""
         work = tab.work
         if work is None:
             return self.empty(tab)
@@ -144,8 +168,10 @@ class PageRenderer:
         picture = render_frame(image, frame, scale=scale, marks=tab.show_marks, grid=tab.show_grid)
         # The picture's own download button saves this image: give it Export PNG's metadata.
         picture.info.update(png_metadata(work.state.rewind(work.frame_index)))
-        if streaming:
+        if streaming:  # the views on screen stay until the finished page
             views = dict.fromkeys(("placed", "confidence", "revised", "locked"), gr.skip())
+        elif not tab.show_views:  # nobody looks at them: nothing drawn, sent or downloaded
+            views = dict.fromkeys(("placed", "confidence", "revised", "locked"))
         else:
             views = token_views(image, frame, len(work.state.plan), self.view_size)
         return PageView(
@@ -198,7 +224,8 @@ class ThumbnailCache:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        thumbnail = self.studio.picture(summary.last_frame, scale=self.scale)  # outside the lock: slow part
+        # outside the lock: the slow part (code colours where a full decode costs seconds)
+        thumbnail = self.studio.picture(summary.last_frame, scale=self.scale, preview=self.studio.streams_previews)
         with self._lock:
             self._items[key] = thumbnail
             while len(self._items) > self.capacity:

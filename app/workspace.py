@@ -48,6 +48,9 @@ class TabState:
     work: Workspace | None = None
     show_grid: bool = False
     show_marks: bool = False
+    # The token views are drawn, sent and downloaded only while a person looks at them (the page's
+    # "Token views" opened; API: /set_display's show_views).
+    show_views: bool = False
 
 
 class StopSignals:

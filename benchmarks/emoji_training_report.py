@@ -33,10 +33,14 @@ def by_window(lines: list[dict], key: str, window: int) -> list[dict]:
     last = {line["step"]: line for line in lines}  # a resumed step counts once
     steps = sorted(last)
     rows = []
-    for end in range(window, steps[-1] + 1, window) if steps else []:
-        values = [last[s][key] for s in range(end - window + 1, end + 1) if s in last]
+    ends = list(range(window, steps[-1] + 1, window)) if steps else []
+    if steps and (not ends or ends[-1] < steps[-1]):
+        ends.append(steps[-1])  # the last, partial window
+    for end in ends:
+        begin = (end - 1) // window * window + 1
+        values = [last[s][key] for s in range(begin, end + 1) if s in last]
         if values:
-            rows.append({"steps": f"{end - window + 1}-{end}", f"mean_{key}": round(statistics.mean(values), 4)})
+            rows.append({"steps": f"{begin}-{end}", f"mean_{key}": round(statistics.mean(values), 4)})
     return rows
 
 
@@ -69,6 +73,9 @@ def main() -> None:
 
     tr_work = Path(args.transformer_work)
     tr = summary(read_log(tr_work / "train_log.jsonl"), "masked", args.window)
+    marker = tr_work / "state" / "step.json"
+    if marker.exists():  # the weights are those of the last save, not of the last logged step
+        tr["saved_step"] = json.loads(marker.read_text())["step"]
     run = tr_work / "train_summary.json"
     if run.exists():
         tr["last_run"] = json.loads(run.read_text())
@@ -76,7 +83,8 @@ def main() -> None:
     (checkpoint / "transformer" / "training_report.json").write_text(json.dumps(tr, indent=2) + "\n")
 
     for name, report, key in (("tokenizer", tok, "psnr"), ("transformer", tr, "masked")):
-        print(f"\n{name}: {report['steps_done']} steps, median {report['median_s_per_step']} s a step, "
+        saved = f" (weights of the step-{report['saved_step']} save)" if "saved_step" in report else ""
+        print(f"\n{name}: {report['steps_done']} steps logged{saved}, median {report['median_s_per_step']} s a step, "
               f"{report['logged_seconds']:.0f} s logged")
         print(f"| steps | mean training {key} |\n|---|---|")
         for row in report[f"{key}_by_steps"]:

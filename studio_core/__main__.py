@@ -143,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--checkpoint", default=None,
                    help="a studio checkpoint, an aMUSEd folder, or random:amused-256 / random:amused-512 "
                         "(the real sizes with random weights, built in memory)")
+    b.add_argument("--quick", action="store_true",
+                   help="aMUSEd: time a one-stage picture instead of the 12- and 16-stage ones (a slow machine)")
     b.add_argument("--runs", type=int, default=None,
                    help="timed runs (default 20 for the bundled models, 2 pictures for aMUSEd)")
     add_placement_arguments(b)
@@ -252,7 +254,7 @@ def command_bench(args: argparse.Namespace) -> None:
 
     if is_amused_checkpoint(args.checkpoint):
         precisions = ("fp32", "bf16") if args.precision in (None, "auto") else (args.precision,)
-        benchmark_amused(args.checkpoint, runs=args.runs or 2, cpu=args.cpu, precisions=precisions)
+        benchmark_amused(args.checkpoint, runs=args.runs or 2, cpu=args.cpu, precisions=precisions, quick=args.quick)
         return
 
     benchmark_generation(args.checkpoint, sampling_overrides(args), runs=args.runs or 20, cpu=args.cpu,

@@ -76,19 +76,57 @@ def check_strategy(family: ModelFamily, settings: SamplerSettings) -> SamplerSet
     return settings
 
 
-def mean_code_colours(decode_batch, codebook_size: int, chunk: int = 512) -> np.ndarray:
-    """Each code decoded alone on a 2x2 grid of itself, its pixels averaged: a (codebook, 3) uint8
-    table. `decode_batch(ids (B, 2, 2))` -> pixels (B, 3, s, s) in [0, 1] (2x2, not 1x1: a group
-    norm over one value per channel is undefined in small decoders). A code's colour in context
+def colour_cells(vq_config) -> int:
+    """The grid side a code is decoded alone on for its colour: 1 when every group norm of the
+    decoder sees at least two values per group at one cell, else 2 (tiny decoders: one channel
+    per group). 1x1 costs a quarter of 2x2: for 8192 codes at 16x up-sampling that is minutes."""
+    groups = vq_config.norm_num_groups
+    return 1 if all(c // groups >= 2 for c in vq_config.block_out_channels) else 2
+
+
+def mean_code_colours(decode_batch, codebook_size: int, cells: int = 1, chunk: int = 256) -> np.ndarray:
+    """Each code decoded alone on a `cells` x `cells` grid of itself, its pixels averaged: a
+    (codebook, 3) uint8 table. `decode_batch(ids (B, cells, cells))` -> pixels (B, 3, s, s) in [0, 1]. A code's colour in context
     differs a little (the decoder's receptive field spans neighbours); for a preview it is enough,
     and it turns a preview into one table lookup instead of a decoder pass."""
     colours = []
     with torch.no_grad():
         for first in range(0, codebook_size, chunk):
-            ids = torch.arange(first, min(first + chunk, codebook_size))[:, None, None].expand(-1, 2, 2)
+            ids = torch.arange(first, min(first + chunk, codebook_size))[:, None, None].expand(-1, cells, cells)
             pixels = decode_batch(ids).float().clamp(0, 1)
             colours.append(pixels.mean(dim=(2, 3)).mul(255).round().to(torch.uint8).cpu().numpy())
     return np.concatenate(colours)
+
+
+def colour_cache_file(weights: Path) -> Path:
+    """Where a model's code-colour table is kept between runs: keyed by its VQ weights file (path,
+    size, modification time), under $STUDIO_CACHE (default ~/.cache/progressive-studio)."""
+    import hashlib
+
+    stat = weights.stat()
+    key = hashlib.sha1(f"{weights.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:20]
+    root = Path(os.environ.get("STUDIO_CACHE") or Path.home() / ".cache" / "progressive-studio")
+    return root / "code-colours" / f"{key}.npy"
+
+
+def cached_colours(cache: Path | None, codebook_size: int, compute) -> np.ndarray:
+    """The table from `cache` when it is there and fits; else computed and (best effort) saved.
+    At aMUSEd's size the table costs about as much as 32 full decodes: minutes on a CPU, once."""
+    if cache is not None and cache.is_file():
+        try:
+            table = np.load(cache)
+            if table.shape == (codebook_size, 3) and table.dtype == np.uint8:
+                return table
+        except (OSError, ValueError):
+            pass  # a damaged cache file is computed again
+    table = compute()
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.save(cache, table)
+        except OSError:
+            pass  # a read-only home: computed again next time, nothing lost
+    return table
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,8 +172,10 @@ def checkpoint_kind(directory: Path) -> str:
         return "progressive"
     if (directory / "model_index.json").is_file():
         return "amused"
-    raise CheckpointError(f"{directory}: neither a studio checkpoint (no studio.json) nor a diffusers "
-                          f"aMUSEd pipeline folder (no model_index.json)")
+    if (directory / "transformer").is_dir() and (directory / "tokenizer").is_dir():  # a studio checkpoint's layout
+        raise CheckpointError(f"{directory}: studio checkpoint is incomplete, missing studio.json")
+    raise CheckpointError(f"{directory}: neither a studio checkpoint (missing studio.json) nor a diffusers "
+                          f"aMUSEd pipeline folder (missing model_index.json)")
 
 
 def load_family(checkpoint: str | Path | None = None, placement: Placement | None = None) -> ModelFamily:

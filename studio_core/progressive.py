@@ -14,7 +14,7 @@ import torch
 from . import sampler
 from .checkpoints import BUNDLED_CHECKPOINT, CheckpointError, read_json, require_model_dir
 from .device import Placement, choose_placement, precision_name
-from .family import mean_code_colours
+from .family import colour_cells, mean_code_colours
 from .state import GenerationState, SamplerSettings
 from .text_encoder import TextEncoder
 from .tokenizer import ImageTokenizer, images_to_tensor
@@ -186,5 +186,5 @@ class ProgressiveFamily:
     def code_colours(self) -> np.ndarray:
         if self._colours is None:  # a benign race: two threads may both compute the same table
             self._colours = mean_code_colours(lambda ids: self.models.tokenizer.decode(ids).add(1).div(2),
-                                              self.codebook_size)
+                                              self.codebook_size, colour_cells(self.models.tokenizer.vq.config))
         return self._colours

@@ -9,6 +9,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Code-colour tables the tests compute are kept in a folder of this run, not in the home directory.
+os.environ.setdefault("STUDIO_CACHE", os.path.join(__import__("tempfile").gettempdir(), f"studio-test-cache-{os.getpid()}"))
 
 from pathlib import Path
 
@@ -64,6 +66,30 @@ def tiny_studio(tiny_checkpoint):
     from studio_core.studio import Studio
 
     return Studio.load(tiny_checkpoint, cpu=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server of the tests' own (see tests/postgres.py), for the whole run."""
+    from postgres import start_postgres
+
+    try:
+        server = start_postgres()
+    except FileNotFoundError as err:
+        if os.environ.get("STUDIO_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"STUDIO_REQUIRE_POSTGRES=1 but {err}")
+        pytest.skip(str(err))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_target(request, tmp_path):
+    """Where a store keeps its sessions: a SQLite file, or a fresh database on the tests'
+    PostgreSQL server. Tests that take it run once on each."""
+    if request.param == "sqlite":
+        return tmp_path / "studio.db"
+    return request.getfixturevalue("postgres_server").new_database()
 
 
 @pytest.fixture(scope="session")

@@ -229,7 +229,7 @@ def test_the_preview_paints_each_token_in_its_codes_mean_colour(amused_studio):
     np.testing.assert_array_equal(preview, colours[state.current.ids])
     decoded = amused_studio.decode(state.current)
     assert decoded.shape == (8, 8, 3) and decoded.dtype == np.uint8
-    # a 2x2 grid of one code, decoded, is the source of its mean colour
+    # one code decoded alone (on a 2x2 grid of itself: the tiny decoder has one channel per group)
     single = amused_studio.family.decode_ids(torch.full((1, 2, 2), 3))
     np.testing.assert_array_equal(colours[3], single[0].mean(dim=(1, 2)).mul(255).round().to(torch.uint8).numpy())
 
@@ -265,3 +265,19 @@ def test_cli_refuses_a_strategy_the_model_does_not_offer_in_one_line(tiny_amused
     err = capsys.readouterr().err
     assert err.startswith("error: strategy 'qerror' is not offered") and "Traceback" not in err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_the_code_colour_table_is_kept_between_runs(tiny_amused_dir, tmp_path, monkeypatch):
+    from studio_core.studio import Studio
+
+    monkeypatch.setenv("STUDIO_CACHE", str(tmp_path / "cache"))
+    first = Studio.load(tiny_amused_dir, cpu=True, precision="fp32").family
+    table = first.code_colours()
+    kept = list((tmp_path / "cache" / "code-colours").glob("*.npy"))
+    assert len(kept) == 1
+    marked = np.full_like(table, 7)  # a table no decoder made: read back, it proves the file is used
+    np.save(kept[0], marked)
+    np.testing.assert_array_equal(Studio.load(tiny_amused_dir, cpu=True, precision="fp32").family.code_colours(),
+                                  marked)
+    kept[0].write_bytes(b"damaged")  # a damaged cache file is computed again, not an error
+    np.testing.assert_array_equal(Studio.load(tiny_amused_dir, cpu=True, precision="fp32").family.code_colours(), table)

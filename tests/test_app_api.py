@@ -3,6 +3,7 @@ gradio_client clients. Each client is one browser tab; its `owner` token is its 
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import time
@@ -26,7 +27,7 @@ from servers import launch
 PICTURE = 64  # the tiny model's 16-px picture scaled by 4 (kept small: these tests are about behaviour)
 GRID = 4
 SETTINGS = (3.0, 1.0, "qerror", 0.5)  # guidance, temperature, strategy, revision
-OWNERS = {name: f"{name}-browser-token-0123456789" for name in ("alice", "bob", "carol", "dave", "erin", "frank")}
+OWNERS = {name: f"{name}-browser-token-0123456789" for name in ("alice", "bob", "carol", "dave", "erin", "frank", "grace")}
 RETURNED = PAGE_OUTPUTS[1:]  # gr.State is not returned to API clients
 
 
@@ -116,7 +117,7 @@ def test_generate_lock_repaint_revise_export(app, tmp_path):
     assert [p["status"].split("**")[1] for p in streamed] == [f"Stage {k} / 6" for k in range(1, 7)]
     generated = streamed[-1]["frame_data"]
     assert grid(generated, "known").all() and generated["stage"] == 6
-    gif = client.predict(api_name="/export_gif")
+    gif = client.predict(owner, api_name="/export_gif")
     assert gif_frame_count(fetch(gif), tmp_path) == 6  # one frame per stage
     assert Path(gif["path"]).name.startswith("studio-gif-")
 
@@ -143,7 +144,7 @@ def test_generate_lock_repaint_revise_export(app, tmp_path):
 
     frames = revised["frames"]
     assert frames == 1 + 6 + 1 + len(repainted) + 1  # blank, stages, lock, repaint frames, revise
-    assert gif_frame_count(fetch(client.predict(api_name="/export_gif")), tmp_path) == frames - 1
+    assert gif_frame_count(fetch(client.predict(owner, api_name="/export_gif")), tmp_path) == frames - 1
 
     # What the page showed is what the database holds.
     stored = app.store.load(revised["session_id"], owner).state
@@ -174,7 +175,7 @@ def test_timeline_view_and_branch(app):
     client, owner = tab(app), OWNERS["carol"]
     streamed = generate(client, owner, seed=4, stages=6)
     original = streamed[-1]["frame_data"]
-    third = page(client.predict(3, api_name="/view_frame"))
+    third = page(client.predict(3, owner, api_name="/view_frame"))
     assert third["frame_data"]["frame_index"] == 3 and "earlier frame" in third["status"]
     np.testing.assert_array_equal(grid(third["frame_data"], "ids"), grid(streamed[2]["frame_data"], "ids"))
 
@@ -184,7 +185,7 @@ def test_timeline_view_and_branch(app):
     assert data["branch_id"] != original["branch_id"] and data["seed"] == 99 and data["stage"] == 6
     assert data["frames"] == original["frames"]
     assert not np.array_equal(grid(data, "ids"), grid(original, "ids"))  # another seed, another picture
-    assert page(client.predict(3, api_name="/view_frame"))["frame_data"]["ids"] == third["frame_data"]["ids"]
+    assert page(client.predict(3, owner, api_name="/view_frame"))["frame_data"]["ids"] == third["frame_data"]["ids"]
     assert page(client.predict(original["branch_id"], owner, api_name="/open_branch"))["frame_data"]["ids"] == \
         original["ids"]  # the first branch stayed as it was
     assert "not part of session" in error_of(lambda: client.predict(10_000, owner, api_name="/open_branch"))
@@ -193,7 +194,18 @@ def test_timeline_view_and_branch(app):
     assert "finished picture" in error_of(lambda: client.predict(6, None, "", owner, api_name="/branch"))
     assert "frame_index must be between 0 and 6" in error_of(
         lambda: client.predict(60, None, "", owner, api_name="/branch"))
-    assert "frame_index must be between 0 and 6" in error_of(lambda: client.predict(60, api_name="/view_frame"))
+    assert "frame_index must be between 0 and 6" in error_of(lambda: client.predict(60, owner, api_name="/view_frame"))
+
+
+def test_token_views_are_sent_only_to_a_tab_that_shows_them(app):
+    client, owner = tab(app), OWNERS["grace"]
+    finished = generate(client, owner, stages=3)[-1]
+    assert finished["view_placed"] is None and finished["picture"] is not None
+    shown = page(client.predict(False, False, True, owner, api_name="/set_display"))
+    assert all(shown[name] is not None for name in ("view_placed", "view_confidence", "view_revised", "view_locked"))
+    again = generate(client, owner, stages=3)  # the tab keeps showing them with each finished page
+    assert again[-1]["view_placed"] is not None
+    assert "path" not in (again[0]["view_placed"] or {})  # while streaming: no file (an unchanged mark)
 
 
 def test_sessions_list_open_delete_and_belong_to_their_browser(app):
@@ -203,6 +215,8 @@ def test_sessions_list_open_delete_and_belong_to_their_browser(app):
     gallery, rows = client.predict(owner, api_name="/list_sessions")
     assert [r["id"] for r in rows] == [made[1]["session_id"], made[0]["session_id"]]  # newest first
     assert [r["prompt"] for r in rows] == ["a blue square", "a red circle"] and len(gallery) == 2
+    captions = [item["caption"] for item in gallery]  # two alike prompts tell apart by date and time
+    assert all(re.fullmatch(r".+ · \d{4}-\d\d-\d\d \d\d:\d\d:\d\d · finished", c) for c in captions), captions
 
     reopened = page(tab(app).predict(made[0]["session_id"], owner, api_name="/open_session"))  # a new tab
     assert reopened["frame_data"]["ids"] == made[0]["ids"] and reopened["frame_data"]["frames"] == made[0]["frames"]
@@ -224,8 +238,14 @@ def test_sessions_list_open_delete_and_belong_to_their_browser(app):
 
 def test_export_png_and_session_json_round_trip(app, tmp_path):
     client, owner = tab(app), OWNERS["frank"]
-    source = generate(client, owner, prompt="a large white circle", seed=8, stages=4)[-1]["frame_data"]
-    png = client.predict(api_name="/export_png")
+    finished = generate(client, owner, prompt="a large white circle", seed=8, stages=4)[-1]
+    source = finished["frame_data"]
+    shown = tmp_path / "shown.png"  # the page's own picture (its download button) carries the same metadata
+    shown.write_bytes(fetch(finished["picture"]))
+    with Image.open(shown) as image:
+        assert image.text["prompt"] == "a large white circle" and image.text["seed"] == "8"
+        assert '"stages": 4' in image.text["settings"]
+    png = client.predict(owner, api_name="/export_png")
     path = tmp_path / "picture.png"
     path.write_bytes(fetch(png))
     with Image.open(path) as image:
@@ -252,9 +272,9 @@ def test_export_png_and_session_json_round_trip(app, tmp_path):
 
 
 def test_exports_stay_in_their_folder_and_are_bounded(app):
-    client = tab(app)
-    generate(client, OWNERS["alice"], stages=3)
-    paths = [Path(client.predict(api_name="/export_png")["path"]).name for _ in range(4)]
+    client, owner = tab(app), OWNERS["alice"]
+    generate(client, owner, stages=3)
+    paths = [Path(client.predict(owner, api_name="/export_png")["path"]).name for _ in range(4)]
     files = sorted(f.name for f in app.exports.iterdir())
     assert len(files) == 3  # max_exports of the fixture: the oldest went
     assert paths[-1] in files and paths[0] not in files
@@ -270,7 +290,7 @@ def test_bad_input_gets_a_clear_error_and_the_app_keeps_serving(app, tmp_path):
     selection, _ = brush(tmp_path, slice(0, 10), slice(0, 10))
     # Nothing generated yet in this tab.
     assert "generate a picture first" in error_of(lambda: client.predict(selection, owner, api_name="/lock"))
-    assert "generate a picture first" in error_of(lambda: client.predict(api_name="/export_gif"))
+    assert "generate a picture first" in error_of(lambda: client.predict(owner, api_name="/export_gif"))
     # Bad prompts and settings, each named.
     assert "prompt is empty" in error_of(lambda: generate_with(prompt="   "))
     assert "stages must be a whole number" in error_of(lambda: generate_with(stages=2.5))
@@ -318,7 +338,7 @@ def test_four_clients_generating_at_once_all_finish_and_the_database_is_consiste
     with sqlite3.connect(app.db) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []
-        gaps = db.execute("SELECT branch_id FROM frames GROUP BY branch_id "
+        gaps = db.execute("SELECT branch_id FROM studio_frames GROUP BY branch_id "
                           "HAVING count(*) != max(idx) - min(idx) + 1").fetchall()
         assert gaps == []
 
@@ -352,6 +372,7 @@ def test_stop_ends_a_generation_and_keeps_what_was_made(tiny_studio, tmp_path):
         job.result()
         last = streamed[-1]["frame_data"]
         assert 2 <= last["stage"] < 16 and len(streamed) == last["stage"]
+        assert "stopped — press **Continue**" in streamed[-1]["status"]
         assert served.store.branch_length(last["session_id"], last["branch_id"], owner) == last["stage"] + 1
         finished = page(client.predict(owner, api_name="/continue"))["frame_data"]
         assert finished["stage"] == 16 and finished["frames"] == 17
@@ -386,6 +407,7 @@ def test_a_damaged_or_locked_database_is_reported_in_the_page(tiny_studio, tmp_p
                      lambda: generate(client, owner)):
             message = error_of(call)
             assert "damaged or is not a SQLite database" in message and "left exactly as it is" in message
+            assert str(root) not in message  # the file's name only: no server folder reaches a client
         assert (root / "studio.db").read_bytes() == garbage
 
         # The file is moved aside and a fresh one appears in its place: the same app now works.

@@ -11,19 +11,18 @@ Skipped only where Chromium or Playwright is missing and STUDIO_REQUIRE_BROWSER 
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from app import AppConfig, build_app, launch_options
 from app.ui import OWNER_STORAGE_KEY
 from studio_core.state import TokenFrame
 from studio_core.store import SessionStore
+from studio_core.store_schema import decode_frame
 from studio_core.studio import Studio
 
 from servers import launch
@@ -92,11 +91,16 @@ def status_says(page, text: str) -> None:
     expect(page.locator("#status")).to_contain_text(text, timeout=WAIT_MS)
 
 
+IN_VIEW_JS = """(selector) => {
+    const e = document.querySelector(selector);
+    if (!e) return false;
+    const r = e.getBoundingClientRect();
+    return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight + 1; }"""
+
+
 def in_view(page, selector: str) -> bool:
     """Whether the element is wholly inside the window as it is scrolled now."""
-    return page.evaluate("""(selector) => {
-        const r = document.querySelector(selector).getBoundingClientRect();
-        return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight + 1; }""", selector)
+    return page.evaluate(IN_VIEW_JS, selector)
 
 
 def visible_error_pills(page) -> int:
@@ -145,7 +149,7 @@ def brush_stroke(page, points: list[tuple[float, float]]) -> None:
 
 def sessions_with(db: Path, prompt: str) -> list[str]:
     with sqlite3.connect(db) as conn:
-        return [row[0] for row in conn.execute("SELECT id FROM sessions WHERE prompt = ?", (prompt,))]
+        return [row[0] for row in conn.execute("SELECT id FROM studio_sessions WHERE prompt = ?", (prompt,))]
 
 
 def stored_session(db: Path, prompt: str) -> tuple[str, list[TokenFrame]]:
@@ -154,9 +158,13 @@ def stored_session(db: Path, prompt: str) -> tuple[str, list[TokenFrame]]:
     test uses its own prompt, so it is the one session with it), on its current branch."""
     with sqlite3.connect(db) as conn:
         session_id, branch_id = conn.execute(
-            "SELECT id, current_branch_id FROM sessions WHERE prompt = ?", (prompt,)).fetchone()
-        rows = conn.execute("SELECT data FROM frames WHERE branch_id = ? ORDER BY idx", (branch_id,)).fetchall()
-    return session_id, [TokenFrame.from_dict(json.loads(data)) for (data,) in rows]
+            "SELECT id, current_branch_id FROM studio_sessions WHERE prompt = ?", (prompt,)).fetchone()
+        rows = conn.execute("SELECT data, stage, event, seed, prompt FROM studio_frames WHERE branch_id = ? "
+                            "ORDER BY idx", (branch_id,)).fetchall()
+    frames: list[TokenFrame] = []
+    for data, stage, event, seed, frame_prompt in rows:  # a frame without a prompt has the one before
+        frames.append(decode_frame(data, stage, event, seed, frame_prompt or frames[-1].prompt))
+    return session_id, frames
 
 
 @pytest.mark.parametrize("device", list(VIEWPORTS))
@@ -184,9 +192,15 @@ def test_a_person_generates_edits_branches_and_finds_the_session_again(chromium,
         assert len(sessions_with(db, prompt)) == 1
         # The picture is on screen without scrolling: the status line and the timeline with it.
         assert page.evaluate("scrollY") == 0
-        assert in_view(page, "#picture img") and in_view(page, "#status")
+        page.wait_for_function(IN_VIEW_JS, arg="#picture img", timeout=10_000)
+        assert page.evaluate("scrollY") == 0 and in_view(page, "#status")
         assert picture_src(page).endswith(".png")
         timeline_has(page, 7)
+
+        # The token views are made when opened, with their legend.
+        page.get_by_text("Token views", exact=True).click()
+        expect(page.locator(".token-view img")).to_have_count(4)
+        expect(page.locator(".legend")).to_contain_text("Placed at stage")
 
         # The picture follows the timeline, typed and keyed.
         finished = picture_src(page)
@@ -252,8 +266,7 @@ def test_a_person_generates_edits_branches_and_finds_the_session_again(chromium,
         history.scroll_into_view_if_needed()
         history.locator("img").first.click()
         status_says(page, f"session {session_id[:8]}")
-        page.wait_for_timeout(500)
-        assert in_view(page, "#picture img")
+        page.wait_for_function(IN_VIEW_JS, arg="#picture img", timeout=10_000)  # scrolled to, once it loads
 
         # Delete asks first; keeping it keeps it; confirming deletes it.
         page.get_by_role("button", name="Delete…").click()

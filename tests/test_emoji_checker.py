@@ -48,6 +48,13 @@ def test_a_picture_without_the_asked_emoji_fails_position_and_background():
     model = EmojiClassifier(EmojiCheckerConfig(names=FEW, channels=(8, 16)))
     judgement = judge_many(model, [drawn], [scene])[0]
     assert not judgement.background and judgement.positions == (False,)
+    both = dataset.render(EmojiScene((EmojiObject("dog", "large", "top left"),
+                                      EmojiObject("sun", "large", "bottom right")), "blue"))
+    assert judge_many(model, [both], [scene])[0].positions == (False,)  # an emoji where none was asked
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    for ring in (noise[0], noise[-1], noise[:, 0], noise[:, -1]):
+        ring[:] = BACKGROUND_COLOURS["blue"]
+    assert judge_many(model, [noise], [scene])[0].positions == (False,)  # ink everywhere is no place
 
 
 def test_a_small_classifier_trained_on_true_renders_reads_them_back(tmp_path):

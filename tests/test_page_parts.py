@@ -95,8 +95,10 @@ def test_the_streamed_page_is_small_and_the_finished_one_carries_png_metadata(ti
     tab = TabState(work=Workspace("0" * 32, 1, states[0], branches))
     streamed = renderer.page(tab, streaming=True)
     assert streamed.picture.size == (16, 16)  # the model's own size: the browser scales it
-    finished = renderer.page(TabState(work=Workspace("0" * 32, 1, states[-1], branches)))
+    finished = renderer.page(TabState(work=Workspace("0" * 32, 1, states[-1], branches), show_views=True))
     assert finished.picture.size == (64, 64) and isinstance(finished.view_placed, Image.Image)
+    unseen = renderer.page(TabState(work=Workspace("0" * 32, 1, states[-1], branches)))
+    assert unseen.view_placed is None  # views closed: none made
     assert finished.picture.info["prompt"] == "a red circle" and finished.picture.info["seed"] == "5"
     assert '"stages": 3' in finished.picture.info["settings"]
     assert PAGE_OUTPUTS == tuple(PageView.__dataclass_fields__) and finished.values()[0] is finished.tab

@@ -16,7 +16,7 @@ import pytest
 from studio_core.state import GenerationState
 from studio_core.store import (BranchConflict, DatabaseDamaged, DatabaseLocked, DatabaseReadOnly,
                                InvalidSessionData, OwnerError, SessionExport, SessionNotFound, SessionStore,
-                               StoreError, read_session_file, write_session_file)
+                               StoreError, database_url, read_session_file, write_session_file)
 
 ALICE = "alice-browser-token-0123456789"
 BOB = "bob-browser-token-9876543210xyz"
@@ -36,6 +36,18 @@ def edited_state(tiny_studio) -> GenerationState:
     return tiny_studio.force_revise(state, left)
 
 
+def query(target, sql: str, **params):
+    """One value straight from the database (SQLite or PostgreSQL), as an administrator would read it."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url(target))
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(sql), params).scalar()
+    finally:
+        engine.dispose()
+
+
 def assert_same_state(loaded: GenerationState, original: GenerationState) -> None:
     assert loaded.settings == original.settings
     assert loaded.plan == original.plan and loaded.mask_id == original.mask_id
@@ -50,8 +62,8 @@ def assert_same_state(loaded: GenerationState, original: GenerationState) -> Non
     assert loaded.to_dict() == original.to_dict()
 
 
-def test_a_saved_state_loads_back_identical(tmp_path, edited_state):
-    store = SessionStore(tmp_path / "studio.db")
+def test_a_saved_state_loads_back_identical(db_target, tmp_path, edited_state):
+    store = SessionStore(db_target)
     ref = store.create_session(ALICE, GenerationState(edited_state.settings, edited_state.plan,
                                                       edited_state.mask_id, edited_state.frames[:1],
                                                       model=edited_state.model))
@@ -63,11 +75,11 @@ def test_a_saved_state_loads_back_identical(tmp_path, edited_state):
     assert_same_state(opened.state, edited_state)
     assert {f.event for f in opened.state.frames} == {"start", "stage", "lock", "repaint", "revise"}
     # A second store on the same file (a restarted app) reads the same.
-    assert_same_state(SessionStore(tmp_path / "studio.db").load(ref.session_id, ALICE).state, edited_state)
+    assert_same_state(SessionStore(db_target).load(ref.session_id, ALICE).state, edited_state)
 
 
-def test_append_must_continue_where_the_branch_ends(tmp_path, edited_state):
-    store = SessionStore(tmp_path / "studio.db")
+def test_append_must_continue_where_the_branch_ends(db_target, tmp_path, edited_state):
+    store = SessionStore(db_target)
     ref = store.create_session(ALICE, edited_state)
     n = len(edited_state.frames)
     with pytest.raises(BranchConflict, match="changed elsewhere"):
@@ -75,8 +87,8 @@ def test_append_must_continue_where_the_branch_ends(tmp_path, edited_state):
     assert store.branch_length(ref.session_id, ref.branch_id, ALICE) == n
 
 
-def test_branches_share_their_parent_prefix_and_leave_it_alone(tmp_path, tiny_studio, edited_state):
-    store = SessionStore(tmp_path / "studio.db")
+def test_branches_share_their_parent_prefix_and_leave_it_alone(db_target, tmp_path, tiny_studio, edited_state):
+    store = SessionStore(db_target)
     ref = store.create_session(ALICE, edited_state)
     fork = 3
     branch_state = list(tiny_studio.resume(edited_state.rewind(fork), seed=99))[-1]
@@ -105,8 +117,8 @@ def test_branches_share_their_parent_prefix_and_leave_it_alone(tmp_path, tiny_st
         store.load(ref.session_id, ALICE, branch_id=10_000)
 
 
-def test_a_session_belongs_to_the_browser_that_made_it(tmp_path, edited_state):
-    store = SessionStore(tmp_path / "studio.db")
+def test_a_session_belongs_to_the_browser_that_made_it(db_target, tmp_path, edited_state):
+    store = SessionStore(db_target)
     ref = store.create_session(ALICE, edited_state)
     assert [s.id for s in store.list_sessions(ALICE)] == [ref.session_id]
     assert store.list_sessions(BOB) == []
@@ -131,12 +143,13 @@ def test_a_session_belongs_to_the_browser_that_made_it(tmp_path, edited_state):
         store.create_session(None, edited_state)
     # Only a hash of the token is kept: the file never holds the token itself.
     store.close()
-    for file in tmp_path.glob("studio.db*"):
-        assert ALICE.encode() not in file.read_bytes()
+    if isinstance(db_target, Path):
+        for file in tmp_path.glob("studio.db*"):
+            assert ALICE.encode() not in file.read_bytes()
 
 
-def test_delete_removes_the_session_and_only_it(tmp_path, tiny_studio, edited_state):
-    store = SessionStore(tmp_path / "studio.db")
+def test_delete_removes_the_session_and_only_it(db_target, tmp_path, tiny_studio, edited_state):
+    store = SessionStore(db_target)
     doomed = store.create_session(ALICE, edited_state)
     store.new_branch(doomed.session_id, ALICE, doomed.branch_id, 2, edited_state.frames[3:5])
     kept = store.create_session(ALICE, edited_state)
@@ -145,14 +158,14 @@ def test_delete_removes_the_session_and_only_it(tmp_path, tiny_studio, edited_st
     assert [s.id for s in store.list_sessions(ALICE)] == [kept.session_id]
     with pytest.raises(SessionNotFound):
         store.load(doomed.session_id, ALICE)
-    with sqlite3.connect(tmp_path / "studio.db") as db:  # branches and frames went with it
-        assert db.execute("SELECT count(*) FROM branches WHERE session_id=?", (doomed.session_id,)).fetchone() == (0,)
-        assert db.execute("SELECT count(*) FROM frames").fetchone() == (len(edited_state.frames),)
+    # Its branches and frames went with it.
+    assert query(db_target, "SELECT count(*) FROM studio_branches WHERE session_id = :s", s=doomed.session_id) == 0
+    assert query(db_target, "SELECT count(*) FROM studio_frames") == len(edited_state.frames)
     assert_same_state(store.load(kept.session_id, ALICE).state, edited_state)
 
 
-def test_list_sessions_newest_first_with_their_last_frame(tmp_path, edited_state):
-    store = SessionStore(tmp_path / "studio.db")
+def test_list_sessions_newest_first_with_their_last_frame(db_target, tmp_path, edited_state):
+    store = SessionStore(db_target)
     first = store.create_session(ALICE, edited_state.rewind(2))
     second = store.create_session(BOB, edited_state)
     third = store.create_session(ALICE, edited_state)
@@ -164,8 +177,8 @@ def test_list_sessions_newest_first_with_their_last_frame(tmp_path, edited_state
     assert second.session_id not in {s.id for s in sessions}
 
 
-def test_session_files_round_trip_and_bad_ones_are_refused(tmp_path, tiny_studio, edited_state):
-    store = SessionStore(tmp_path / "studio.db")
+def test_session_files_round_trip_and_bad_ones_are_refused(db_target, tmp_path, tiny_studio, edited_state):
+    store = SessionStore(db_target)
     ref = store.create_session(ALICE, edited_state)
     store.new_branch(ref.session_id, ALICE, ref.branch_id, 2,
                      list(tiny_studio.resume(edited_state.rewind(2), seed=7))[-1].frames[3:])
@@ -206,7 +219,9 @@ def test_a_damaged_file_is_reported_and_left_untouched(tmp_path, edited_state):
     for call in (lambda: store.list_sessions(ALICE), lambda: store.create_session(ALICE, edited_state)):
         with pytest.raises(DatabaseDamaged, match="damaged or is not a SQLite database") as caught:
             call()
-        assert str(path) in str(caught.value) and "left exactly as it is" in str(caught.value)
+        # named by its file name only: a message never shows a client the server's folders
+        assert path.name in str(caught.value) and str(path.parent) not in str(caught.value)
+        assert "left exactly as it is" in str(caught.value)
     store.close()
     assert path.read_bytes() == garbage
 
@@ -271,7 +286,8 @@ def test_a_read_only_database_is_reported_and_nothing_is_lost(edited_state):
         folder.chmod(0o555)
         kind, message = _run_without_privileges(_try_to_use, str(path), edited_state)
         assert kind == DatabaseReadOnly.__name__, message
-        assert "read-only" in message and str(path) in message and "nothing in it was changed" in message
+        assert "read-only" in message and path.name in message and str(path.parent) not in message
+        assert "nothing in it was changed" in message
         assert path.read_bytes() == before
     finally:
         folder.chmod(0o755)
@@ -300,8 +316,8 @@ def test_a_locked_database_is_reported_then_works_again(tmp_path, edited_state):
 # Several writers at once
 
 
-def test_concurrent_writers_leave_every_session_complete(tmp_path, edited_state):
-    path = tmp_path / "studio.db"
+def test_concurrent_writers_leave_every_session_complete(db_target, edited_state):
+    path = db_target
     stores = [SessionStore(path), SessionStore(path)]  # two stores: like two app processes
     frames = edited_state.frames
     errors: list[BaseException] = []
@@ -332,13 +348,15 @@ def test_concurrent_writers_leave_every_session_complete(tmp_path, edited_state)
     check = SessionStore(path)
     for session_id, owner in made:
         assert_same_state(check.load(session_id, owner).state, edited_state)
-    with sqlite3.connect(path) as db:
-        rows = db.execute("SELECT branch_id, count(*), min(idx), max(idx) FROM frames GROUP BY branch_id").fetchall()
-    assert len(rows) == 12 and all(r[1:] == (len(frames), 0, len(frames) - 1) for r in rows)
+    # Every branch complete and contiguous: frames 0..n-1, no gap, no extra.
+    complete = ("SELECT count(*) FROM (SELECT branch_id FROM studio_frames GROUP BY branch_id HAVING count(*) = :n "
+                "AND min(idx) = 0 AND max(idx) = :n - 1) AS complete")
+    assert query(path, complete, n=len(frames)) == 12
+    assert query(path, "SELECT count(DISTINCT branch_id) FROM studio_frames") == 12
 
 
-def test_two_writers_racing_for_the_same_frame_one_wins(tmp_path, edited_state):
-    path = tmp_path / "studio.db"
+def test_two_writers_racing_for_the_same_frame_one_wins(db_target, edited_state):
+    path = db_target
     first, second = SessionStore(path), SessionStore(path)
     ref = first.create_session(ALICE, edited_state.rewind(1))
     barrier = threading.Barrier(2)
@@ -361,16 +379,80 @@ def test_two_writers_racing_for_the_same_frame_one_wins(tmp_path, edited_state):
     assert first.branch_length(ref.session_id, ref.branch_id, ALICE) == 3
 
 
-def test_a_session_records_its_model_and_an_old_database_gains_the_column(tmp_path, edited_state):
-    import sqlite3
+# ---------------------------------------------------------------------------------------------
+# Files made by the schema-1 store (git 6b24f52): people have them, so they must keep working.
 
-    store = SessionStore(tmp_path / "studio.db")
+DATA = Path(__file__).parent / "data"
+
+
+def test_a_schema_1_file_is_moved_over_whole_and_keeps_working(tmp_path, tiny_studio):
+    """tests/data/schema1.db was written by the previous store (JSON frames, settings per branch,
+    PRAGMA user_version 1); schema1-sessions.json is what that store exported from it."""
+    import json
+    import shutil
+
+    path = tmp_path / "studio.db"
+    shutil.copy(DATA / "schema1.db", path)
+    expected = json.loads((DATA / "schema1-sessions.json").read_text())
+    owners = {ALICE: None, BOB: None}
+    store = SessionStore(path)
+    for owner in owners:
+        [summary] = store.list_sessions(owner)
+        owners[owner] = summary.id
+        want = SessionExport.from_dict(expected[summary.id])  # read as this version reads that file
+        assert store.export_session(summary.id, owner).to_dict() == want.to_dict()
+        assert summary.last_frame.to_dict() == want.branches[want.current].state.current.to_dict()
+    opened = store.load(owners[ALICE], ALICE)
+    assert [(b.parent_id, b.fork_index) for b in opened.branches] == [(None, None), (opened.branches[0].id, 3)]
+    assert opened.state.current.prompt == "a green diamond"
+    # It goes on: a new frame on the old branch, a new branch, a delete.
+    first = opened.branches[0]
+    old = store.load(owners[ALICE], ALICE, first.id).state
+    store.append_frames(owners[ALICE], first.id, ALICE, [tiny_studio.lock(old, old.current.known).current],
+                        at=first.length)
+    store.new_branch(owners[ALICE], ALICE, first.id, 1)
+    store.delete(owners[BOB], BOB)
+    assert store.list_sessions(BOB) == []
+    store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert not tables & {"sessions", "branches", "frames"}
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert SessionStore(path).load(owners[ALICE], ALICE, first.id).state.current.event == "lock"
+
+
+def test_a_session_records_its_model_and_a_schema_1_file_keeps_it(db_target, tmp_path, edited_state):
+    import shutil
+
+    store = SessionStore(db_target)
     ref = store.create_session(ALICE, edited_state)
     assert store.load(ref.session_id, ALICE).state.model == edited_state.model == "studio"
+    assert store.export_session(ref.session_id, ALICE).branches[0].state.model == "studio"
     store.close()
-    # A database written before sessions named their model: the column is added, old rows read "".
-    with sqlite3.connect(tmp_path / "studio.db") as conn:
-        conn.execute("ALTER TABLE sessions DROP COLUMN model")
-    store = SessionStore(tmp_path / "studio.db")
-    assert store.load(ref.session_id, ALICE).state.model == ""
-    store.close()
+    # Schema-1 files: written before sessions named their model (no column: "" after the move),
+    # or by the version that added the column to them (its value moves over).
+    path = tmp_path / "old.db"
+    shutil.copy(DATA / "schema1.db", path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE sessions ADD COLUMN model VARCHAR")
+        conn.execute("UPDATE sessions SET model = 'studio' WHERE id = (SELECT min(id) FROM sessions)")
+        named = conn.execute("SELECT id FROM sessions WHERE model IS NOT NULL").fetchone()[0]
+    old = SessionStore(path)
+    models = {s.id: old.load(s.id, owner).state.model for owner in (ALICE, BOB) for s in old.list_sessions(owner)}
+    assert models[named] == "studio" and sorted(models.values()) == ["", "studio"]
+
+
+def test_a_database_server_that_cannot_be_reached_is_reported_without_its_password():
+    from servers import free_port
+
+    from studio_core.store import DatabaseUnavailable
+
+    store = SessionStore(f"postgresql+psycopg://studio:s3cret-pw@127.0.0.1:{free_port()}/sessions",
+                         busy_timeout_ms=1000)
+    with pytest.raises(DatabaseUnavailable) as caught:
+        store.list_sessions(ALICE)
+    message = str(caught.value)
+    assert "cannot be reached" in message and "'sessions'" in message and "s3cret-pw" not in message
+    with pytest.raises(StoreError, match="is not a database this app can open"):
+        SessionStore("nosuchdb://host/sessions")

@@ -188,7 +188,9 @@ def rank_of(model: EmojiClassifier, crops: Sequence[np.ndarray], names: Sequence
 class EmojiJudgement:
     bare: bool
     background: bool
-    positions: tuple[bool, ...]  # per wanted emoji: its cell has ink
+    # per wanted emoji: its cell has ink and no cell that was not asked for has any (a picture
+    # smeared over the whole grid fills every cell; that is no emoji in the right place)
+    positions: tuple[bool, ...]
     ranks: tuple[int, ...]  # per wanted emoji: the classifier's rank of its name in its crop
 
 
@@ -208,9 +210,10 @@ def judge_many(model: EmojiClassifier, images: Sequence[np.ndarray],
     for image, scene in zip(images, scenes):
         background = read_background(image)
         cells = occupied_cells(image, background)
+        clean = cells <= {o.position for o in scene.objects}
         judgements.append(EmojiJudgement(
             bare=scene.is_bare, background=background == scene.background,
-            positions=tuple(scene.is_bare or o.position in cells for o in scene.objects),
+            positions=tuple(scene.is_bare or (clean and o.position in cells) for o in scene.objects),
             ranks=tuple(next(ranks) for _ in scene.objects)))
     return judgements
 
