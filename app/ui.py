@@ -378,9 +378,11 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
         button.click(endpoints.select_cells, [gr.State(tool), ui.selection, tab],
                      [ui.selection, ui.selection_count], api_visibility="private", **light)
 
-    # The picture follows the timeline however it moves (drag, arrow keys, a typed number).
-    ui.timeline.change(endpoints.view_frame, [ui.timeline, owner, tab], page, api_name="view_frame",
-                       trigger_mode="always_last", **light)
+    # The picture follows the timeline however a person moves it (drag, arrow keys, a typed
+    # number): `input` and `release` are a person's moves only, so the refresh that sets the
+    # timeline to the newest frame after an action does not draw that frame a second time.
+    gr.on([ui.timeline.input, ui.timeline.release], endpoints.view_frame, [ui.timeline, owner, tab], page,
+          api_name="view_frame", trigger_mode="always_last", **light)
     ui.views_box.expand(lambda: True, None, ui.show_views, **instant)
     ui.views_box.collapse(lambda: False, None, ui.show_views, **instant)
     gr.on([ui.show_grid.change, ui.show_marks.change, ui.show_views.change], endpoints.set_display,
@@ -404,7 +406,7 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
     opening_typed = ui.session_id.submit(endpoints.open_session, [ui.session_id, owner, tab], page,
                                          api_visibility="private", **light)
     for event in (opening, opening_typed):
-        event.then(None, js=SCROLL_TO_PICTURE_JS)
+        event.then(lambda: gr.Tabs(selected="view"), None, ui.tools, **instant).then(None, js=SCROLL_TO_PICTURE_JS)
     # Delete asks first (in the page: the question names the session).
     ui.delete_btn.click(endpoints.ask_delete, [ui.session_id, ui.history_rows], [ui.confirm_row, ui.confirm_text],
                         api_visibility="private", **light)

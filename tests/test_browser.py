@@ -91,11 +91,16 @@ def status_says(page, text: str) -> None:
     expect(page.locator("#status")).to_contain_text(text, timeout=WAIT_MS)
 
 
+IN_VIEW_JS = """(selector) => {
+    const e = document.querySelector(selector);
+    if (!e) return false;
+    const r = e.getBoundingClientRect();
+    return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight + 1; }"""
+
+
 def in_view(page, selector: str) -> bool:
     """Whether the element is wholly inside the window as it is scrolled now."""
-    return page.evaluate("""(selector) => {
-        const r = document.querySelector(selector).getBoundingClientRect();
-        return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight + 1; }""", selector)
+    return page.evaluate(IN_VIEW_JS, selector)
 
 
 def visible_error_pills(page) -> int:
@@ -187,7 +192,8 @@ def test_a_person_generates_edits_branches_and_finds_the_session_again(chromium,
         assert len(sessions_with(db, prompt)) == 1
         # The picture is on screen without scrolling: the status line and the timeline with it.
         assert page.evaluate("scrollY") == 0
-        assert in_view(page, "#picture img") and in_view(page, "#status")
+        page.wait_for_function(IN_VIEW_JS, arg="#picture img", timeout=10_000)
+        assert page.evaluate("scrollY") == 0 and in_view(page, "#status")
         assert picture_src(page).endswith(".png")
         timeline_has(page, 7)
 
@@ -260,8 +266,7 @@ def test_a_person_generates_edits_branches_and_finds_the_session_again(chromium,
         history.scroll_into_view_if_needed()
         history.locator("img").first.click()
         status_says(page, f"session {session_id[:8]}")
-        page.wait_for_timeout(500)
-        assert in_view(page, "#picture img")
+        page.wait_for_function(IN_VIEW_JS, arg="#picture img", timeout=10_000)  # scrolled to, once it loads
 
         # Delete asks first; keeping it keeps it; confirming deletes it.
         page.get_by_role("button", name="Delete…").click()
