@@ -73,6 +73,9 @@ def main() -> None:
 
     tr_work = Path(args.transformer_work)
     tr = summary(read_log(tr_work / "train_log.jsonl"), "masked", args.window)
+    marker = tr_work / "state" / "step.json"
+    if marker.exists():  # the weights are those of the last save, not of the last logged step
+        tr["saved_step"] = json.loads(marker.read_text())["step"]
     run = tr_work / "train_summary.json"
     if run.exists():
         tr["last_run"] = json.loads(run.read_text())
@@ -80,7 +83,8 @@ def main() -> None:
     (checkpoint / "transformer" / "training_report.json").write_text(json.dumps(tr, indent=2) + "\n")
 
     for name, report, key in (("tokenizer", tok, "psnr"), ("transformer", tr, "masked")):
-        print(f"\n{name}: {report['steps_done']} steps, median {report['median_s_per_step']} s a step, "
+        saved = f" (weights of the step-{report['saved_step']} save)" if "saved_step" in report else ""
+        print(f"\n{name}: {report['steps_done']} steps logged{saved}, median {report['median_s_per_step']} s a step, "
               f"{report['logged_seconds']:.0f} s logged")
         print(f"| steps | mean training {key} |\n|---|---|")
         for row in report[f"{key}_by_steps"]:

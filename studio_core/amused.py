@@ -24,7 +24,7 @@ import torch
 from . import sampler
 from .checkpoints import CheckpointError, read_json
 from .device import Placement, precision_name
-from .family import colour_cells, mean_code_colours
+from .family import cached_colours, colour_cache_file, colour_cells, mean_code_colours
 from .state import GenerationState, SamplerSettings
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,8 @@ def load_amused(directory: Path, placement: Placement, name: str | None = None) 
     models.vqvae.to(placement.device).eval()
     models.text_encoder.to(placement.device).eval()
     models.transformer.to(placement.device).eval()
-    return AmusedFamily(models, name or directory.name)
+    weights = sorted((directory / "vqvae").glob("*.safetensors")) or sorted((directory / "vqvae").glob("*.bin"))
+    return AmusedFamily(models, name or directory.name, colour_cache_file(weights[0]) if weights else None)
 
 
 class AmusedPredictor:
@@ -121,8 +122,8 @@ class AmusedFamily:
     rules = AMUSED_RULES
     preview_stages = True  # a 256 px decode costs more than a stage: stream code colours
 
-    def __init__(self, models: AmusedModels, name: str = "amused"):
-        self.models, self.name = models, name
+    def __init__(self, models: AmusedModels, name: str = "amused", colour_cache: Path | None = None):
+        self.models, self.name, self.colour_cache = models, name, colour_cache
         vq, transformer = models.vqvae, models.transformer
         self.grid_size = int(transformer.config.sample_size)
         self.codebook_size = int(transformer.config.codebook_size)
@@ -241,6 +242,6 @@ class AmusedFamily:
 
     def code_colours(self) -> np.ndarray:
         if self._colours is None:  # a benign race: two threads may both compute the same table
-            self._colours = mean_code_colours(self.decode_ids, self.codebook_size,
-                                              colour_cells(self.models.vqvae.config))
+            self._colours = cached_colours(self.colour_cache, self.codebook_size, lambda: mean_code_colours(
+                self.decode_ids, self.codebook_size, colour_cells(self.models.vqvae.config)))
         return self._colours

@@ -126,8 +126,13 @@ def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int, quick: bo
         studio.picture(state.current, scale=1, preview=True)
         return time.perf_counter() - started
 
-    row["first_preview_s"] = statistics.median(first_preview() for _ in range(runs))
+    # Each first preview beside a guided pass timed just before it: on a shared machine the load
+    # changes from minute to minute, and the target is relative to a pass.
+    pairs = [(seconds(lambda: predictor(ids, PROMPT)), first_preview()) for _ in range(max(runs, 2))]
+    row["first_preview_s"] = statistics.median(p for _, p in pairs)
+    row["preview_beyond_pass_s"] = statistics.median(p - f for f, p in pairs)
     note("first preview (s)", row["first_preview_s"])
+    note("first preview less the pass timed just before it (s)", row["preview_beyond_pass_s"])
     row["peak_memory_mb"] = peak_memory_mb()
     del studio, predictor
     gc.collect()
@@ -158,7 +163,7 @@ def markdown_table(rows: list[dict]) -> str:
     measures = [
         ("one guided network pass (batch 2)", lambda r: ms(r["forward_s"])),
         ("first preview on screen (new prompt's text encoding, 1 stage, code colours)", lambda r: ms(r["first_preview_s"])),
-        ("  target: one pass + 50 ms", lambda r: ms(r["forward_s"] + 0.05)),
+        ("  less a pass timed just before it (target <= 50 ms)", lambda r: ms(r["preview_beyond_pass_s"])),
         ("picture, 12 stages (stages only)", lambda r: ms(r["picture_12_s"])),
         ("picture, 12 stages, with the final decode", lambda r: ms(r["picture_12_decoded_s"])),
         ("picture, 16 stages (stages only)", lambda r: ms(r["picture_16_s"])),

@@ -98,6 +98,37 @@ def mean_code_colours(decode_batch, codebook_size: int, cells: int = 1, chunk: i
     return np.concatenate(colours)
 
 
+def colour_cache_file(weights: Path) -> Path:
+    """Where a model's code-colour table is kept between runs: keyed by its VQ weights file (path,
+    size, modification time), under $STUDIO_CACHE (default ~/.cache/progressive-studio)."""
+    import hashlib
+
+    stat = weights.stat()
+    key = hashlib.sha1(f"{weights.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:20]
+    root = Path(os.environ.get("STUDIO_CACHE") or Path.home() / ".cache" / "progressive-studio")
+    return root / "code-colours" / f"{key}.npy"
+
+
+def cached_colours(cache: Path | None, codebook_size: int, compute) -> np.ndarray:
+    """The table from `cache` when it is there and fits; else computed and (best effort) saved.
+    At aMUSEd's size the table costs about as much as 32 full decodes: minutes on a CPU, once."""
+    if cache is not None and cache.is_file():
+        try:
+            table = np.load(cache)
+            if table.shape == (codebook_size, 3) and table.dtype == np.uint8:
+                return table
+        except (OSError, ValueError):
+            pass  # a damaged cache file is computed again
+    table = compute()
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.save(cache, table)
+        except OSError:
+            pass  # a read-only home: computed again next time, nothing lost
+    return table
+
+
 # ---------------------------------------------------------------------------------------------
 # Which family a checkpoint argument names
 
@@ -141,8 +172,10 @@ def checkpoint_kind(directory: Path) -> str:
         return "progressive"
     if (directory / "model_index.json").is_file():
         return "amused"
-    raise CheckpointError(f"{directory}: neither a studio checkpoint (no studio.json) nor a diffusers "
-                          f"aMUSEd pipeline folder (no model_index.json)")
+    if (directory / "transformer").is_dir() and (directory / "tokenizer").is_dir():  # a studio checkpoint's layout
+        raise CheckpointError(f"{directory}: studio checkpoint is incomplete, missing studio.json")
+    raise CheckpointError(f"{directory}: neither a studio checkpoint (missing studio.json) nor a diffusers "
+                          f"aMUSEd pipeline folder (missing model_index.json)")
 
 
 def load_family(checkpoint: str | Path | None = None, placement: Placement | None = None) -> ModelFamily:

@@ -9,6 +9,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Code-colour tables the tests compute are kept in a folder of this run, not in the home directory.
+os.environ.setdefault("STUDIO_CACHE", os.path.join(__import__("tempfile").gettempdir(), f"studio-test-cache-{os.getpid()}"))
 
 from pathlib import Path
 

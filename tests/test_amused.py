@@ -265,3 +265,19 @@ def test_cli_refuses_a_strategy_the_model_does_not_offer_in_one_line(tiny_amused
     err = capsys.readouterr().err
     assert err.startswith("error: strategy 'qerror' is not offered") and "Traceback" not in err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_the_code_colour_table_is_kept_between_runs(tiny_amused_dir, tmp_path, monkeypatch):
+    from studio_core.studio import Studio
+
+    monkeypatch.setenv("STUDIO_CACHE", str(tmp_path / "cache"))
+    first = Studio.load(tiny_amused_dir, cpu=True, precision="fp32").family
+    table = first.code_colours()
+    kept = list((tmp_path / "cache" / "code-colours").glob("*.npy"))
+    assert len(kept) == 1
+    marked = np.full_like(table, 7)  # a table no decoder made: read back, it proves the file is used
+    np.save(kept[0], marked)
+    np.testing.assert_array_equal(Studio.load(tiny_amused_dir, cpu=True, precision="fp32").family.code_colours(),
+                                  marked)
+    kept[0].write_bytes(b"damaged")  # a damaged cache file is computed again, not an error
+    np.testing.assert_array_equal(Studio.load(tiny_amused_dir, cpu=True, precision="fp32").family.code_colours(), table)

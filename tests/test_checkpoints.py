@@ -32,7 +32,7 @@ def test_a_file_instead_of_a_directory_is_refused(tmp_path):
 def test_a_checkpoint_without_its_manifest_says_what_is_missing(tiny_checkpoint, tmp_path):
     broken = copy_of(tiny_checkpoint, tmp_path)
     (broken / "studio.json").unlink()
-    with pytest.raises(CheckpointError, match="no studio.json"):
+    with pytest.raises(CheckpointError, match="missing studio.json"):
         Studio.load(broken, cpu=True)
 
 
