@@ -61,13 +61,14 @@ def main(argv: list[str] | None = None) -> int:
             open_select_tab(page)
             brush_stroke(page, [(0.05, 0.05), (0.35, 0.35)])  # the red circle's corner: lock it
             page.get_by_role("button", name="Lock", exact=True).click()
-            expect(page.locator("#status")).to_contain_text("locked")
+            expect(page.locator("#status")).to_contain_text("locked", timeout=120_000)
             timeline_has(page, 18)
             open_select_tab(page)
+            page.wait_for_timeout(2000)  # the canvas reloads the locked frame (512 px) before a stroke
             brush_stroke(page, [(0.65, 0.65), (0.95, 0.95)])  # repaint the square's corner
             page.get_by_label("Region prompt (optional, for Repaint)").fill("a small yellow square")
             page.get_by_role("button", name="Repaint", exact=True).click()
-            expect(page.locator("#status")).to_contain_text("repainted")
+            expect(page.locator("#status")).to_contain_text("finished · repainted", timeout=120_000)
             page.get_by_label("Mark new (white) / revised (red) / locked (blue)").check()
             page.wait_for_timeout(1500)
             page.evaluate("window.scrollTo(0, 0)")
