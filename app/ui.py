@@ -353,8 +353,8 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
     if len(endpoints.studios) > 1:  # the page opens with the default model's strategies only
         demo.load(**model_controls)
     model_work([ui.continue_btn.click], endpoints.continue_generation, [owner, tab], "continue")
-    repainting = model_work([ui.repaint_btn.click], endpoints.repaint,
-                            [ui.selection, ui.region_prompt, owner, tab], "repaint")
+    model_work([ui.repaint_btn.click], endpoints.repaint,
+               [ui.selection, ui.region_prompt, owner, tab], "repaint")
     branching = model_work([ui.branch_btn.click], endpoints.branch,
                            [ui.timeline, ui.branch_seed, ui.branch_prompt, owner, tab], "branch")
     revising = ui.revise_btn.click(endpoints.revise, [ui.selection, owner, tab], page, api_name="revise", **model)

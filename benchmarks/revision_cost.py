@@ -66,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         checkpoints = args.checkpoint or [None, str(save_random_pipeline("tiny", Path(scratch) / "tiny-amused"))]
-        print(f"| model | revision | tokens changed per picture | ms per stage | extra cost per stage |")
+        print("| model | revision | tokens changed per picture | ms per stage | extra cost per stage |")
         print("|---|---|---|---|---|")
         for checkpoint in checkpoints:
             studio = Studio.load(checkpoint, cpu=True)

@@ -11,7 +11,6 @@ be fetched here); the sequence the transformer sees has the real length (77).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch

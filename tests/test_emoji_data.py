@@ -6,7 +6,6 @@ and unicode-cldr-core; `.ci/run` installs them); without them these tests are sk
 
 from __future__ import annotations
 
-import re
 
 import numpy as np
 import pytest

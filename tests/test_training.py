@@ -190,7 +190,6 @@ def test_paired_batches_hold_adjacent_twins():
 
 def test_a_fresh_run_starts_from_given_weights(tmp_path):
     """--init-from: step one of a fine-tune sees the trained weights, not a new initialisation."""
-    from studio_core.transformer import ProgressiveTransformer
 
     data = tiny_encoded_data()
     base = TransformerTrainConfig(out=str(tmp_path / "a"), steps=30, batch_size=16, lr=3e-3, warmup=5,

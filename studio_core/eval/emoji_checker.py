@@ -26,7 +26,7 @@ from torch import nn
 
 from ..checkpoints import CheckpointError, require_model_dir, write_json
 from ..data.emoji import (
-    BACKGROUND_COLOURS, BARE, CELL, IMAGE_SIZE, JITTER, POSITIONS, SIZES, EmojiDataset, EmojiObject,
+    BACKGROUND_COLOURS, BARE, CELL, JITTER, POSITIONS, SIZES, EmojiDataset, EmojiObject,
     EmojiScene, vocabulary,
 )
 

@@ -440,7 +440,7 @@ def targets(progressive: dict, cached: dict, uncached: dict, report: dict) -> st
         f"| FD-eval no worse than AR's | {p['fd']:.2f} vs {a['fd']:.2f} | {verdict(p['fd'] <= a['fd'])} |",
         f"| attribute accuracy at least AR's (all right) | {percent(p['all_objects'])} vs {percent(a['all_objects'])} "
         f"| {verdict(p['all_objects'] >= a['all_objects'])} |",
-        f"| quality-vs-stages above random order at every stage count (all right) | "
+        "| quality-vs-stages above random order at every stage count (all right) | "
         + ", ".join(f"{k}: {percent(curve['progressive'][k])} vs {percent(curve['random order'][k])}"
                     for k in sorted(curve["progressive"])) + f" | {verdict(above)} |",
     ])
