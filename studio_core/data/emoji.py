@@ -25,10 +25,12 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageFont
+
+from .unlimited import UnlimitedDataset
 
 IMAGE_SIZE = 64
 FONT_SIZE = 109  # the one size at which Noto Color Emoji's bitmaps are drawn
@@ -426,7 +428,7 @@ def sample_emoji_scene(rng: np.random.Generator, names: list[str], split: Split,
 
 
 @dataclass
-class EmojiDataset:
+class EmojiDataset(UnlimitedDataset[EmojiExample]):
     """Example i of (seed, split) is always the same picture and caption; the set is unlimited.
     `num_objects`: 0 for bare names only, 1 or 2 for placed emoji only, None for the mix.
     `templates`: "train" phrasings, or "heldout" ones that training never produces."""
@@ -459,14 +461,6 @@ class EmojiDataset:
     def render(self, scene: EmojiScene, offsets: list[tuple[int, int]] | None = None) -> np.ndarray:
         return render_emoji_scene(scene, self.glyphs, self.by_name, offsets)
 
-    def take(self, n: int, start: int = 0) -> list[EmojiExample]:
-        return [self[i] for i in range(start, start + n)]
-
-    def __iter__(self) -> Iterator[EmojiExample]:
-        i = 0
-        while True:
-            yield self[i]
-            i += 1
 
 
 def emoji_scene_prompt(scene: EmojiScene) -> str:

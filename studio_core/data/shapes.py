@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Iterator, Literal
+from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from . import phrasing
+from .unlimited import UnlimitedDataset
 
 IMAGE_SIZE = 64
 
@@ -249,7 +250,7 @@ def swapped_twin(scene: Scene) -> Scene | None:
     return None
 
 
-class ShapesDataset:
+class ShapesDataset(UnlimitedDataset[Example]):
     """Example i of (seed, split) is always the same picture and caption; the set is unlimited.
 
     ``captions="free"`` phrases training captions as people type them (`free_caption`, with a
@@ -284,14 +285,6 @@ class ShapesDataset:
                 scene, offsets = twin, base_offsets
         return Example(render_scene(scene, offsets), training_caption(scene, rng, self.captions), scene)
 
-    def take(self, n: int, start: int = 0) -> list[Example]:
-        return [self[i] for i in range(start, start + n)]
-
-    def __iter__(self) -> Iterator[Example]:
-        i = 0
-        while True:
-            yield self[i]
-            i += 1
 
 
 def scene_prompt(scene: Scene) -> str:
