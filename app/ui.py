@@ -26,7 +26,7 @@ from .config import AppConfig
 from .endpoints import MAX_SEED, StudioEndpoints
 from .guards import bounded_editor
 from .selection import BRUSH_RGBA
-from .views import CONTROL_OUTPUTS, PAGE_OUTPUTS, WELCOME, strategy_help
+from .views import CONTROL_OUTPUTS, PAGE_OUTPUTS, WELCOME, model_choices, strategy_help
 from .workspace import TabState
 
 # The browser token lives in local storage under a fixed key, so it survives reloads and restarts
@@ -195,7 +195,7 @@ def layout(studio: Studio, config: AppConfig, studios: Mapping[str, Studio] | No
             with gr.Column(elem_id="compose-top"):
                 c["prompt"] = gr.Textbox(label="Prompt", lines=2, max_lines=4, elem_id="prompt",
                                          placeholder="a large red circle in the top left")
-                c["model"] = gr.Dropdown(list(studios), value=studio.model_name, label="Model",
+                c["model"] = gr.Dropdown(model_choices(studios), value=studio.model_name, label="Model",
                                          visible=len(studios) > 1, elem_id="model",
                                          info="new pictures use it; an opened session keeps the model that made it")
                 with gr.Row():

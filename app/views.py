@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
+from typing import Mapping
 
 import gradio as gr
 import numpy as np
@@ -132,6 +133,13 @@ def strategy_help(strategies: tuple[str, ...]) -> str:
     """The strategies this model offers, each in a few words (a model without the paper's heads,
     such as aMUSEd, offers fewer)."""
     return "; ".join(f"{name}: {STRATEGY_HELP.get(name, name)}" for name in strategies)
+
+
+def model_choices(studios: Mapping[str, Studio]) -> list[tuple[str, str]]:
+    """The model picker's (label, value) pairs: each model's name, with its checkpoint's note
+    ("in training", say) beside it, so nobody mistakes an unfinished model for a finished one."""
+    return [(f"{name} ({studio.model_note})" if studio.model_note else name, name)
+            for name, studio in studios.items()]
 
 
 class PageRenderer:

@@ -32,6 +32,9 @@ class StudioModels:
     # in studio.json ("sampling"), over the library's SamplerSettings.
     sampling: SamplerSettings = SamplerSettings()
     name: str = "progressive"  # the checkpoint's folder name: recorded with sessions and exports
+    # What a person choosing among models should know (studio.json "note"), e.g. "in training":
+    # shown beside the name in the app's model picker.
+    note: str = ""
 
 
 def load_models(checkpoint: str | Path | None = None, placement: Placement | None = None) -> StudioModels:
@@ -51,7 +54,10 @@ def load_models(checkpoint: str | Path | None = None, placement: Placement | Non
     for part in (tokenizer, text_encoder):
         part.to(placement.device)
     transformer.to(placement.device, placement.dtype)
-    return StudioModels(tokenizer, text_encoder, transformer, sampling, directory.name)
+    note = manifest.get("note", "")
+    if not isinstance(note, str):
+        raise CheckpointError(f"{directory / 'studio.json'}: \"note\" must be text, got {note!r}")
+    return StudioModels(tokenizer, text_encoder, transformer, sampling, directory.name, note)
 
 
 def sampling_defaults(manifest_path: Path, overrides: object, num_tokens: int) -> SamplerSettings:
@@ -108,6 +114,7 @@ class ProgressiveFamily:
 
     def __init__(self, models: StudioModels, name: str | None = None):
         self.models, self.name = models, name or models.name
+        self.note = models.note
         self.sampling = models.sampling
         config = models.transformer.config
         self.grid_size, self.codebook_size, self.mask_id = config.grid_size, config.codebook_size, config.mask_id

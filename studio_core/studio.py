@@ -67,6 +67,11 @@ class Studio:
         return self.family.name
 
     @property
+    def model_note(self) -> str:
+        """What a person choosing among models should know about this one ("" for most)."""
+        return getattr(self.family, "note", "")
+
+    @property
     def streams_previews(self) -> bool:
         """Whether a stage in the middle of a run is best shown as a preview (code colours): where
         a full decode costs more than a stage, as for aMUSEd's 256 px decoder."""

@@ -107,3 +107,19 @@ def test_bad_sampling_defaults_name_the_manifest(tiny_checkpoint, tmp_path, samp
     broken = with_sampling(tiny_checkpoint, tmp_path, sampling)
     with pytest.raises(CheckpointError, match=f"studio.json.*{complaint}"):
         Studio.load(broken, cpu=True)
+
+
+def test_a_note_in_the_manifest_stands_beside_the_model_in_the_picker(tiny_checkpoint, tmp_path):
+    from app.views import model_choices
+
+    plain = Studio.load(tiny_checkpoint, cpu=True)
+    noted = copy_of(tiny_checkpoint, tmp_path)
+    manifest = json.loads((noted / "studio.json").read_text())
+    (noted / "studio.json").write_text(json.dumps({**manifest, "note": "in training"}))
+    studio = Studio.load(noted, cpu=True)
+    assert plain.model_note == "" and studio.model_note == "in training"
+    assert model_choices({"a": plain, "b": studio}) == [("a", "a"), ("b (in training)", "b")]
+
+    (noted / "studio.json").write_text(json.dumps({**manifest, "note": ["not", "text"]}))
+    with pytest.raises(CheckpointError, match='"note" must be text'):
+        Studio.load(noted, cpu=True)
