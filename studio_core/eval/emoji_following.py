@@ -11,7 +11,6 @@ Prompt sets (all drawn with `EVAL_SEED`; nothing is tuned on them):
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from ..data.emoji import (
     vocabulary,
 )
 from .emoji_checker import EmojiClassifier, judge_many, summarise
+from .prompt_following import publish_report
 
 EVAL_SEED = 2024
 TARGETS = {"bare_top1": 0.50, "bare_top5": 0.75, "placed_position": 0.90, "placed_background": 0.90,
@@ -134,9 +134,4 @@ def evaluate_emoji_checkpoint(checkpoint, checker_dir: str | Path, overrides: di
     settings = studio.settings(**overrides)
     report = {**evaluate_emoji_studio(studio, settings, checker, bare, single, pairs, phrasings, seed),
               "precision": studio.precision, "checker": str(checker_dir)}
-    print(markdown_emoji_report(report))
-    print(f"\n{report['seconds']} s, transformer in {studio.precision}; settings: "
-          f"{json.dumps(report['settings'], sort_keys=True)}")
-    if json_path:
-        Path(json_path).write_text(json.dumps(report, indent=2) + "\n")
-    return report
+    return publish_report(report, markdown_emoji_report(report), json_path)

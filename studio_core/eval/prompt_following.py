@@ -144,8 +144,13 @@ def evaluate_checkpoint(checkpoint, overrides: dict, single: int, pairs: int, se
     studio = Studio.load(checkpoint, cpu=cpu, precision=precision)
     settings = studio.settings(**overrides)
     report = {**evaluate_studio(studio, settings, single, pairs, seed, free), "precision": studio.precision}
-    print(markdown_report(report))
-    print(f"\n{report['seconds']} s, transformer in {studio.precision}; settings: "
+    return publish_report(report, markdown_report(report), json_path)
+
+
+def publish_report(report: dict, table: str, json_path: str | Path | None) -> dict:
+    """Print an evaluation's table with its time, precision and settings; save it as JSON if asked."""
+    print(table)
+    print(f"\n{report['seconds']} s, transformer in {report['precision']}; settings: "
           f"{json.dumps(report['settings'], sort_keys=True)}")
     if json_path:
         Path(json_path).write_text(json.dumps(report, indent=2) + "\n")
