@@ -21,7 +21,7 @@ from PIL import Image
 
 from studio_core import (GenerationState, SettingsError, Studio, TokenFrame, generation_order_gif,
                          save_png, validate_prompt)
-from studio_core.store import (ModelSpec, OpenedSession, SessionStore, StoreError, check_fits_model, owner_hash,
+from studio_core.store import (OpenedSession, SessionStore, StoreError, check_fits_model, owner_hash,
                                read_session_file, write_session_file)
 from studio_core.store_rules import check_prompt_length
 
@@ -168,11 +168,7 @@ class StudioEndpoints:
         (settings the sampler takes, the plan they make, every grid's shape) say what else is off."""
         studio = self.studio_for(state)
         studio.check_fits(state)
-        check_fits_model(state, self.model_spec(studio))
-
-    @staticmethod
-    def model_spec(studio: Studio) -> ModelSpec:
-        return ModelSpec(studio.grid_size, studio.codebook_size, studio.mask_id, studio.model_name)
+        check_fits_model(state, studio.spec)
 
     def owned_work(self, tab: TabState | None, owner: str) -> Workspace:
         """The tab's session, only for the browser that owns it. A tab's state is found by Gradio's
@@ -565,5 +561,5 @@ class StudioEndpoints:
 
         def renders(opened: OpenedSession) -> None:
             shown.append(self.show(replace(tab or TabState(), work=self.workspace(opened))))
-        self.store.import_session(owner, export, self.model_spec(studio), accept=renders)
+        self.store.import_session(owner, export, studio.spec, accept=renders)
         return shown[0]

@@ -23,6 +23,7 @@ from .hooks import token_mask
 from .progressive import (GuidedPredictor, ProgressiveFamily, StudioModels, check_compatible,  # noqa: F401
                           load_models, sampling_defaults)
 from .render import render_frame
+from .session_file import ModelSpec
 from .state import GenerationState, SamplerSettings, TokenFrame
 from .text_encoder import validate_prompt
 from .transformer import TextContext
@@ -100,6 +101,11 @@ class Studio:
     @property
     def codebook_size(self) -> int:
         return self.family.codebook_size
+
+    @property
+    def spec(self) -> ModelSpec:
+        """What a stored or imported session must match to be shown and continued by this model."""
+        return ModelSpec(self.grid_size, self.codebook_size, self.mask_id, self.model_name)
 
     @property
     def image_size(self) -> int:
