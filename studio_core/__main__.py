@@ -1,4 +1,4 @@
-"""Command line: python -m studio_core {generate, train-tokenizer, train-transformer, evaluate, bench}.
+"""Command line: python -m studio_core {generate, evaluate, bench, train-tokenizer, train-transformer, train-*}.
 
 Every command is a thin layer over the library; a problem with the input (a prompt, a setting, a
 checkpoint) is printed as one line naming what is wrong, never as a traceback.
