@@ -162,24 +162,28 @@ class PageRenderer:
     def page(self, tab: TabState, note: str | None = None, streaming: bool = False) -> PageView:
         """The page for the frame on screen. `streaming`: a stage on its way, sent cheaply: the
         picture at the model's own size (the browser scales it up, pixelated, so it looks the
-        same), painted in its codes' mean colours where a full decode costs more than a stage
-        (aMUSEd at 256 px), no token views (they follow with the finished picture, when the tab
-        shows them)."""
+        same), painted in its codes' mean colours instead of decoded (a table lookup; a full
+        decode of the bundled 64 px models costs 13-14 ms, most of a stage, and aMUSEd's more than
+        a stage), no token views (they follow with the finished picture, when the tab shows them).
+        Any page not streaming (the finished picture, a stopped run, a frame picked on the
+        timeline) is the full decode."""
         work = tab.work
         if work is None:
             return self.empty(tab)
         frame = work.frame
-        preview = streaming and self.studio.streams_previews
-        image = self.studio.preview_image(frame) if preview else self.studio.decode(frame)
+        image = self.studio.preview_image(frame) if streaming else self.studio.decode(frame)
         overlays = tab.show_marks or tab.show_grid  # lines need the full size to stay one pixel thin
         scale = 1 if streaming and not overlays else self.picture_scale
         picture = render_frame(image, frame, scale=scale, marks=tab.show_marks, grid=tab.show_grid)
         # The picture's own download button saves this image: give it Export PNG's metadata.
         picture.info.update(png_metadata(work.state.rewind(work.frame_index)))
-        if streaming:  # the views on screen stay until the finished page
-            views = dict.fromkeys(("placed", "confidence", "revised", "locked"), gr.skip())
-        elif not tab.show_views:  # nobody looks at them: nothing drawn, sent or downloaded
+        if not tab.show_views:
+            # Nobody looks at them: nothing drawn, sent or downloaded. None, not gr.skip(), even
+            # while streaming: Gradio answers every skip by rebuilding the output's component
+            # (about 1 ms of the server's Python each, measured, four per page), None costs nothing.
             views = dict.fromkeys(("placed", "confidence", "revised", "locked"))
+        elif streaming:  # the views on screen stay until the finished page
+            views = dict.fromkeys(("placed", "confidence", "revised", "locked"), gr.skip())
         else:
             views = token_views(image, frame, len(work.state.plan), self.view_size)
         return PageView(
@@ -233,7 +237,7 @@ class ThumbnailCache:
                 self._items.move_to_end(key)
                 return self._items[key]
         # outside the lock: the slow part (code colours where a full decode costs seconds)
-        thumbnail = self.studio.picture(summary.last_frame, scale=self.scale, preview=self.studio.streams_previews)
+        thumbnail = self.studio.picture(summary.last_frame, scale=self.scale, preview=self.studio.decode_is_costly)
         with self._lock:
             self._items[key] = thumbnail
             while len(self._items) > self.capacity:

@@ -120,7 +120,7 @@ class AmusedFamily:
 
     kind = "amused"
     rules = AMUSED_RULES
-    preview_stages = True  # a 256 px decode costs more than a stage: stream code colours
+    preview_stages = True  # a 256 px decode costs more than a stage: thumbnails are code colours too
 
     def __init__(self, models: AmusedModels, name: str = "amused", colour_cache: Path | None = None):
         self.models, self.name, self.colour_cache = models, name, colour_cache

@@ -73,9 +73,10 @@ class Studio:
         return getattr(self.family, "note", "")
 
     @property
-    def streams_previews(self) -> bool:
-        """Whether a stage in the middle of a run is best shown as a preview (code colours): where
-        a full decode costs more than a stage, as for aMUSEd's 256 px decoder."""
+    def decode_is_costly(self) -> bool:
+        """Whether a full decode costs more than a stage (aMUSEd's 256 px decoder): then even a
+        picture shown at rest, such as a gallery thumbnail, is a preview (code colours). Stages in
+        the middle of a run are previews for every model (see the app's PageRenderer.page)."""
         return bool(getattr(self.family, "preview_stages", False))
 
     @property
@@ -217,6 +218,11 @@ class Studio:
         """The picture of a frame's tokens, uint8 (S, S, 3); unplaced cells are decoded as code 0
         and painted over by `render_frame`."""
         return self.family.decode(np.where(frame.known, frame.ids, 0))
+
+    def prepare_previews(self) -> None:
+        """Compute the code colours previews paint with now (once per model) rather than inside
+        the first preview someone waits for."""
+        self.family.code_colours()
 
     def preview_image(self, frame: TokenFrame) -> np.ndarray:
         """A picture of the frame at no decoder cost: each placed token painted in its code's mean
