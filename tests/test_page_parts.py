@@ -139,3 +139,89 @@ def test_an_edit_that_changes_nothing_says_so(tiny_studio):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         StudioEndpoints.warn_if_unchanged(frame, replace(frame, ids=changed), one, "Repaint")
+
+
+def counted_decodes(studio, monkeypatch) -> list:
+    """Every full decode the studio makes from now on, recorded (the decode still runs)."""
+    calls = []
+    decode = studio.decode
+
+    def counting(frame):
+        calls.append(frame)
+        return decode(frame)
+    monkeypatch.setattr(studio, "decode", counting)
+    return calls
+
+
+def test_a_streamed_stage_is_a_preview_and_the_finished_picture_one_decode_shared_with_the_canvas(
+        tiny_studio, tmp_path, monkeypatch):
+    renderer = PageRenderer(tiny_studio, AppConfig(exports_dir=tmp_path, picture_size=64))
+    states = list(tiny_studio.generate("a blue square", 4, tiny_studio.settings(stages=3)))
+    branches = (BranchInfo(id=1, number=1, parent_id=None, fork_index=None, length=4, created=0.0),)
+    decodes = counted_decodes(tiny_studio, monkeypatch)
+    middle = TabState(work=Workspace("0" * 32, 1, states[1], branches))
+    streamed = renderer.page(middle, streaming=True)
+    assert decodes == []  # code colours, no decoder pass
+    # Each placed token painted in its code's mean colour, at the model's size.
+    frame = states[1].current
+    cell = tiny_studio.image_size // tiny_studio.grid_size
+    row, col = np.argwhere(frame.known)[0]
+    colour = tiny_studio.family.code_colours()[frame.ids[row, col]]
+    assert tuple(np.asarray(streamed.picture)[row * cell, col * cell]) == tuple(colour)
+
+    finished = TabState(work=Workspace("0" * 32, 1, states[-1], branches))
+    shown = renderer.page(finished)
+    canvas = renderer.controls(finished).selection["background"]
+    assert len(decodes) == 1  # the canvas the refresh draws reuses the page's decode
+    expected = render_frame(tiny_studio.decode(states[-1].current), states[-1].current, scale=4)
+    np.testing.assert_array_equal(np.asarray(shown.picture), np.asarray(expected))  # the full decode
+    assert canvas.size == shown.picture.size
+
+
+def test_a_run_saves_its_frames_before_each_page_in_one_write_and_keeps_them_when_it_fails(tiny_studio, tmp_path):
+    from app.endpoints import StudioEndpoints
+    from studio_core.store import SessionStore
+
+    store = SessionStore(tmp_path / "studio.db")
+    # A minute between pages: the first stage is shown at once, the rest with the finished picture.
+    endpoints = StudioEndpoints(tiny_studio, store, AppConfig(exports_dir=tmp_path / "exports",
+                                                              stream_interval_ms=60_000))
+    owner = "owner-of-the-saving-test"
+    writes = []
+    append = store.append_frames
+
+    def recorded(session_id, branch_id, who, frames, at):
+        writes.append((at, len(frames)))
+        return append(session_id, branch_id, who, frames, at)
+    store.append_frames = recorded
+
+    def new_tab():
+        return endpoints.new_session(None, owner, "a red circle", 1, tiny_studio.settings(stages=6))
+
+    def saved(tab_state) -> int:
+        return store.branch_length(tab_state.work.session_id, tab_state.work.branch_id, owner)
+
+    tab = new_tab()
+    pages = endpoints.streamed(tab, owner, tiny_studio.resume, "tab-1", synced=True)
+    first = next(pages)[0]
+    assert len(first.work.state.frames) == 2 and saved(first) == 2  # saved before it is shown
+    last = list(pages)[-1][0]
+    assert last.work.state.current.done and saved(last) == 7
+    assert writes == [(1, 1), (2, 5)]  # the five stages after the first page: one write
+
+    def failing(state):
+        for number, made in enumerate(tiny_studio.resume(state), start=1):
+            yield made
+            if number == 3:
+                raise RuntimeError("the model failed")
+    tab = new_tab()
+    with pytest.raises(RuntimeError, match="the model failed"):
+        list(endpoints.streamed(tab, owner, failing, "tab-2", synced=True))
+    assert saved(tab) == 4  # the blank start and the three stages made, two of them never shown
+
+    # A client that goes away: the generator is closed at a page, after which nothing is unsaved.
+    tab = new_tab()
+    pages = endpoints.streamed(tab, owner, tiny_studio.resume, "tab-3", synced=True)
+    shown = next(pages)[0]
+    pages.close()
+    assert saved(tab) == len(shown.work.state.frames) == 2
