@@ -132,8 +132,12 @@ class ShapesReading:
     notes: tuple[str, ...] = field(default=())
 
     def caption(self) -> str:
-        """The scene in the grammar's canonical words (what `shapes-v1` trained on most)."""
-        parts = [_thing_phrase(t) for t in self.things]
+        """The scene in the grammar's canonical words (what `shapes-v1` trained on most). The things
+        are said in reading order, top left to bottom right, as every training caption says them:
+        the model learned that order (said the other way round, two-object prompts were followed
+        20 points less often: 44 % against 64 %, `evaluate --single 100 --pairs 50`)."""
+        things = sorted(self.things, key=lambda t: POSITIONS.index(t.position) if t.position else 0)
+        parts = [_thing_phrase(t) for t in things]
         text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
         if self.background is not None:
             text += f" on a {self.background} background"

@@ -48,7 +48,7 @@ PEOPLE_TYPE = [
     ("the background is dark blue, a big orange lozenge dead centre",
      "a large orange diamond in the center on a navy background"),
     ("teal dot lower left & lime pyramid upper right, grey bg",
-     "a cyan circle in the bottom left and a green triangle in the top right on a gray background"),
+     "a green triangle in the top right and a cyan circle in the bottom left on a gray background"),
     ("A huge white cube at the very bottom with a brown backdrop", "a large white square at the bottom on a brown background"),
 ]
 
@@ -56,6 +56,11 @@ PEOPLE_TYPE = [
 @pytest.mark.parametrize("prompt, meaning", PEOPLE_TYPE)
 def test_what_people_type_is_read_as_they_mean_it(prompt, meaning):
     assert shapes_reader(prompt) == meaning
+
+
+def test_things_are_said_in_reading_order_as_the_model_learned():
+    assert shapes_reader("a blue square at the bottom right and a red ball top left") == \
+        "a red circle in the top left and a blue square in the bottom right"
 
 
 def test_colours_bind_to_their_own_object_in_either_order():
