@@ -11,8 +11,9 @@ four shapes, eight colours, two sizes, nine places, four backgrounds. So the pro
 every word that names an attribute is recognised from a broad lexicon (synonyms, near colours,
 "upper", "right-hand", "in the corner", "bg"), attributes are bound to the thing they describe
 (an adjective to the next noun of its clause, a place to the thing of its clause), and the scene
-is said again in the grammar's own canonical words. What the reader does not recognise at all
-(no shape named) goes to the model as typed.
+is said again in the grammar's own canonical words, things in reading order as training said
+them. A prompt already in the grammar (in that order) and one that names no shape at all go to
+the model as typed, so the model's figures on its own grammar are unchanged by construction.
 
 The reading is deterministic, never changes what a session records (the person's words), and the
 app shows it ("read as ..."), so a person sees what the model was asked for. A checkpoint opts in
@@ -25,7 +26,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from .data.shapes import BACKGROUND_COLOURS, OBJECT_COLOURS, POSITIONS
+from .data.shapes import BACKGROUND_COLOURS, OBJECT_COLOURS, POSITIONS, is_grammar_caption
 
 MAX_OBJECTS = 3  # the most objects a shapes training scene holds
 
@@ -338,10 +339,19 @@ def read_shapes_prompt(prompt: str) -> ShapesReading | None:
 
 
 def shapes_reader(prompt: str) -> str:
-    """The shapes model's words for a prompt: its canonical caption, or the prompt as typed where
-    no shape is named (the model then does what it can with it)."""
+    """The shapes model's words for a prompt: as typed where it is already the training grammar
+    with its things in reading order (so the model's figures on its own prompts are unchanged by
+    construction) or where no shape is named (the model then does what it can with it); else the
+    canonical caption of what it asks for."""
     reading = read_shapes_prompt(prompt)
-    return prompt if reading is None else reading.caption()
+    if reading is None or (is_grammar_caption(prompt) and in_reading_order(reading)):
+        return prompt
+    return reading.caption()
+
+
+def in_reading_order(reading: ShapesReading) -> bool:
+    order = [POSITIONS.index(t.position) for t in reading.things]
+    return order == sorted(order)
 
 
 def as_typed(prompt: str) -> str:

@@ -37,6 +37,15 @@ def test_every_phrasing_of_the_data_reads_back_to_its_scene(wording):
         assert (background is None) == (scene.background not in prompt.lower().replace("grey", "gray")), prompt
 
 
+def test_the_training_grammar_in_reading_order_goes_to_the_model_as_typed():
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        prompt = caption_scene(sample_scene(rng, "train"), rng)
+        assert shapes_reader(prompt) == prompt
+    reversed_order = "a small blue square in the bottom right and a large red circle in the top left"
+    assert shapes_reader(reversed_order) == "a large red circle in the top left and a small blue square in the bottom right"
+
+
 # Phrasings written apart from the data's grammars: what people type, with what it must mean.
 PEOPLE_TYPE = [
     ("make a tiny purple box up in the right-hand corner, please", "a small purple square in the top right"),
