@@ -172,6 +172,9 @@ class AmusedFamily:
         with self._texts_lock:
             self._texts.clear()
 
+    def read_prompt(self, prompt: str) -> str:
+        return prompt  # CLIP-L was trained on people's own words
+
     def conditioning(self, prompts: list[str], guided: list[bool]) -> TextConditioning:
         """Rows for a batch: a guided picture gets [negative "", prompt] (the pipeline's order)."""
         rows = []

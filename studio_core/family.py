@@ -63,6 +63,10 @@ class ModelFamily(Protocol):
     def forget_prompts(self) -> None:
         """Drop cached text conditioning (benchmarks time a prompt's first use)."""
 
+    def read_prompt(self, prompt: str) -> str:
+        """The words the text encoder is given for a prompt: as typed, or said again in the words
+        a bundled model was trained on (prompt_reader.py)."""
+
 
 def check_strategy(family: ModelFamily, settings: SamplerSettings) -> SamplerSettings:
     """A strategy or revision mode the family cannot run is refused, naming what it offers."""
