@@ -89,9 +89,8 @@ def load_studios(settings: ServerSettings):
 
     studios = [Studio.load(checkpoint, cpu=settings.cpu, precision=settings.precision)
                for checkpoint in settings.checkpoints]
-    for studio in studios:
-        if studio.streams_previews:  # the previews' code colours, once per model, before any request
-            studio.family.code_colours()
+    for studio in studios:  # once per model, before any request (aMUSEd: code colours, blank row)
+        studio.family.warm_up()
     return studios
 
 

@@ -29,6 +29,9 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--revision-mode", choices=("visible", "hidden"), default=None,
                         help="visible: judge placed tokens where they stand (bundled models); hidden: hide "
                              "and re-predict them, one extra pass a stage (the only mode for aMUSEd)")
+    parser.add_argument("--draws", choices=("fast", "pipeline"), default=None,
+                        help="fast (default): inverse-CDF draws of the open cells; pipeline: aMUSEd's scheduler's "
+                             "own calls, for AmusedPipeline's exact tokens")
 
 
 def add_placement_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +44,7 @@ def add_placement_arguments(parser: argparse.ArgumentParser) -> None:
 def sampling_overrides(args: argparse.Namespace) -> dict:
     return {"stages": args.stages, "schedule": args.schedule, "strategy": args.strategy,
             "guidance": args.guidance, "temperature": args.temperature, "top_k": args.top_k,
-            "revision": args.revision, "revision_mode": args.revision_mode}
+            "revision": args.revision, "revision_mode": args.revision_mode, "draws": args.draws}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,7 @@
 """aMUSEd's cost in the studio: `python -m studio_core bench --checkpoint random:amused-256` (or
 random:amused-512, or an aMUSEd pipeline folder). The random sizes are built in memory from the
-real configurations (amused_configs.py) and never written to disk.
+real configurations (amused_configs.py) and never written to disk (their code-colour table is kept
+in $STUDIO_CACHE, as a downloaded model's is: amused_configs.random_colour_cache).
 
 Per precision (float32, then bfloat16 for the transformer; the VQ and CLIP stay float32), one
 model loaded at a time: a guided network pass, a picture at 12 and at 16 stages (with and without
@@ -46,7 +47,7 @@ class TimedPredictor:
 def build_family(checkpoint: str, precision: str, cpu: bool):
     """A random real-size aMUSEd ("random:amused-256") or a pipeline folder, in `precision`."""
     from .amused import AmusedFamily, AmusedModels
-    from .amused_configs import random_components
+    from .amused_configs import random_colour_cache, random_components
     from .family import load_family
 
     placement = choose_placement(cpu=cpu, precision=precision)
@@ -59,7 +60,7 @@ def build_family(checkpoint: str, precision: str, cpu: bool):
         parts[name].to(placement.device)
     models = AmusedModels(vqvae=parts["vqvae"], transformer=parts["transformer"], text_encoder=parts["text_encoder"],
                           tokenizer=parts["tokenizer"], mask_id=int(parts["scheduler"].config.mask_token_id))
-    return AmusedFamily(models, name=f"{size} (random weights)")
+    return AmusedFamily(models, name=f"{size} (random weights)", colour_cache=random_colour_cache(size))
 
 
 def seconds(action) -> float:
@@ -75,6 +76,7 @@ def note(label: str, value: float) -> None:
 
 def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int, quick: bool = False) -> dict:
     from . import sampler
+    from .amused import AmusedPredictor
     from .studio import Studio
 
     built = time.perf_counter()
@@ -85,7 +87,9 @@ def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int, quick: bo
     note("model built (s)", row["build_s"])
     settings12, settings16 = studio.settings(stages=12), studio.settings(stages=16)
     blank = studio.start(PROMPT, 0, settings12)
-    predictor = studio.predictor(blank)
+    # The reference pass: the prompt's row and the negative one, computed (a blank grid's first
+    # stage takes its negative row from a cache: timed below as the first stage's pass).
+    predictor = AmusedPredictor(studio.family, float(settings12.guidance), reuse_blank=False)
     ids = torch.from_numpy(blank.current.ids.reshape(-1))
     predictor(ids, PROMPT)  # warm-up: first calls allocate, and the prompt is encoded and cached
     row["forward_s"] = statistics.median(seconds(lambda: predictor(ids, PROMPT)) for _ in range(max(runs, 3)))
@@ -113,14 +117,27 @@ def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int, quick: bo
     row.update({"decode_s": statistics.median(decodes), "overhead_per_stage_s": statistics.median(overheads)})
     row["overhead_share"] = row["overhead_per_stage_s"] / row["forward_s"]
     note("adapter overhead per stage (s)", row["overhead_per_stage_s"])
+    cache = studio.family.colour_cache
+    row["colour_table_cached"] = cache is not None and cache.is_file()
     row["colour_table_s"] = seconds(studio.family.code_colours)  # once per model (the app: at start)
-    note("code-colour table (s)", row["colour_table_s"])
+    note("code-colour table (s)" + (", read from the cache" if row["colour_table_cached"] else ""),
+         row["colour_table_s"])
+    studio.family.warm_up()  # as the app does at start: the negative prompt, the blank grid's row
+
+    def new_prompt_text() -> float:
+        studio.forget_prompts()
+        return seconds(lambda: studio.family.text(PROMPT))
+
+    first_stage = studio.predictor(blank)  # the default settings: the blank row from the cache
+    row["text_s"] = statistics.median(new_prompt_text() for _ in range(3))
+    row["first_pass_s"] = statistics.median(seconds(lambda: first_stage(ids, PROMPT)) for _ in range(3))
+    note("a new prompt's text encoding (s)", row["text_s"])
+    note("first stage's network pass (s)", row["first_pass_s"])
 
     def first_preview() -> float:
-        # A new prompt's text encoding is part of the first preview; the empty negative prompt is
-        # encoded once per model (the first request caches it), so it is cached here too.
+        # A new prompt's text encoding is part of the first preview; the empty negative prompt and
+        # the blank grid's unconditional row are computed once per model (warm_up, at the app's start).
         studio.forget_prompts()
-        studio.family.text("")
         started = time.perf_counter()
         state = studio.step(studio.start(PROMPT, 1, settings12))
         studio.picture(state.current, scale=1, preview=True)
@@ -134,7 +151,7 @@ def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int, quick: bo
     note("first preview (s)", row["first_preview_s"])
     note("first preview less the pass timed just before it (s)", row["preview_beyond_pass_s"])
     row["peak_memory_mb"] = peak_memory_mb()
-    del studio, predictor
+    del studio, predictor, first_stage
     gc.collect()
     return row
 
@@ -164,6 +181,9 @@ def markdown_table(rows: list[dict]) -> str:
         ("one guided network pass (batch 2)", lambda r: ms(r["forward_s"])),
         ("first preview on screen (new prompt's text encoding, 1 stage, code colours)", lambda r: ms(r["first_preview_s"])),
         ("  less a pass timed just before it (target <= 50 ms)", lambda r: ms(r["preview_beyond_pass_s"])),
+        ("  in it: a new prompt's text encoding", lambda r: ms(r["text_s"])),
+        ("  in it: the first stage's pass (the prompt's row; the blank negative row cached)",
+         lambda r: ms(r["first_pass_s"])),
         ("picture, 12 stages (stages only)", lambda r: ms(r["picture_12_s"])),
         ("picture, 12 stages, with the final decode", lambda r: ms(r["picture_12_decoded_s"])),
         ("picture, 16 stages (stages only)", lambda r: ms(r["picture_16_s"])),
@@ -171,7 +191,8 @@ def markdown_table(rows: list[dict]) -> str:
         ("full VQ decode", lambda r: ms(r["decode_s"])),
         ("adapter overhead per stage (beside the passes)", lambda r: f"{1000 * r['overhead_per_stage_s']:.1f} ms"),
         ("  as a share of one pass (target <= 5 %)", lambda r: f"{100 * r['overhead_share']:.2f} %"),
-        ("code-colour table (once per model)", lambda r: ms(r["colour_table_s"])),
+        ("code-colour table (once per model)", lambda r: ms(r["colour_table_s"])
+         + (" (read from $STUDIO_CACHE)" if r["colour_table_cached"] else "")),
         ("random model built in memory", lambda r: ms(r["build_s"])),
         ("peak memory of the process so far", lambda r: f"{r['peak_memory_mb']:,.0f} MB"),
     ]

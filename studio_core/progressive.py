@@ -158,6 +158,11 @@ class ProgressiveFamily:
         with self._contexts_lock:
             self._contexts.clear()
 
+    def warm_up(self) -> None:
+        """The empty negative prompt of guidance; the rest (a 64 px decoder, the code colours) costs
+        milliseconds on first use."""
+        self.text_context("")
+
     # -- predictions -----------------------------------------------------------------------------
     def predictor(self, settings: SamplerSettings) -> GuidedPredictor:
         return GuidedPredictor(self, float(settings.guidance))
