@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from .device import PRECISIONS, choose_placement
+from .sampler import DRAWS
 
 PROMPT = "a watercolour painting of a lighthouse on a cliff at sunset"
 
@@ -94,29 +95,47 @@ def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int, quick: bo
     predictor(ids, PROMPT)  # warm-up: first calls allocate, and the prompt is encoded and cached
     row["forward_s"] = statistics.median(seconds(lambda: predictor(ids, PROMPT)) for _ in range(max(runs, 3)))
     note("guided pass (s)", row["forward_s"])
+    studio.family.blank_unconditional()  # once per model (the app's warm_up at start)
+
+    def picture(settings, seed: int) -> tuple[float, float, "object"]:
+        """(seconds of the stages, seconds of the network passes in them, the last state)."""
+        state = studio.start(PROMPT, seed, settings)
+        timed = TimedPredictor(studio.predictor(state))
+        started = time.perf_counter()
+        for state in sampler.run_to_end(state, timed):
+            pass
+        return time.perf_counter() - started, timed.seconds, state
+
     pictures, overheads, decodes = {12: [], 16: []}, [], []
-    plans = ((12, settings12), (16, settings16)) if not quick else ((1, studio.settings(stages=1)),)
+    one_stage = {draws: [] for draws in DRAWS}
+    plans = ((12, settings12), (16, settings16)) if not quick else ()
     for run in range(runs):
         for stages, settings in plans:
-            timed = TimedPredictor(studio.predictor(blank))
-            state = studio.start(PROMPT, run, settings)
-            started = time.perf_counter()
-            for state in sampler.run_to_end(state, timed):
-                pass
-            loop = time.perf_counter() - started
+            loop, passes, state = picture(settings, run)
             decode = seconds(lambda: studio.decode(state.current))
-            pictures.setdefault(stages, []).append((loop, loop + decode))
-            overheads.append((loop - timed.seconds) / stages)
+            pictures[stages].append((loop, loop + decode))
+            overheads.append((loop - passes) / stages)
             decodes.append(decode)
             note(f"picture, {stages} stages (s)", loop)
             note("full decode (s)", decode)
+        # The worst case for the overhead, every cell drawn at once: a one-stage picture, with the
+        # default draws and with the pipeline's (the draws before "fast" existed), in alternation.
+        for draws in DRAWS:
+            loop, passes, state = picture(studio.settings(stages=1, draws=draws), run)
+            one_stage[draws].append(loop - passes)
+            note(f"one-stage picture's overhead, {draws} draws (s)", loop - passes)
+        if quick:
+            decodes.append(seconds(lambda: studio.decode(state.current)))
+            note("full decode (s)", decodes[-1])
     for stages in (12, 16):  # not timed in a quick run (NaN in the table)
         row[f"picture_{stages}_s"] = statistics.median(t for t, _ in pictures[stages]) if pictures[stages] else math.nan
         row[f"picture_{stages}_decoded_s"] = (statistics.median(t for _, t in pictures[stages])
                                               if pictures[stages] else math.nan)
-    row.update({"decode_s": statistics.median(decodes), "overhead_per_stage_s": statistics.median(overheads)})
-    row["overhead_share"] = row["overhead_per_stage_s"] / row["forward_s"]
+    row.update({"decode_s": statistics.median(decodes),
+                "overhead_per_stage_s": statistics.median(overheads) if overheads else math.nan})
     note("adapter overhead per stage (s)", row["overhead_per_stage_s"])
+    for draws in DRAWS:
+        row[f"overhead_1_{draws}_s"] = statistics.median(one_stage[draws])
     cache = studio.family.colour_cache
     row["colour_table_cached"] = cache is not None and cache.is_file()
     row["colour_table_s"] = seconds(studio.family.code_colours)  # once per model (the app: at start)
@@ -134,22 +153,28 @@ def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int, quick: bo
     note("a new prompt's text encoding (s)", row["text_s"])
     note("first stage's network pass (s)", row["first_pass_s"])
 
-    def first_preview() -> float:
+    def first_preview(settings) -> float:
         # A new prompt's text encoding is part of the first preview; the empty negative prompt and
         # the blank grid's unconditional row are computed once per model (warm_up, at the app's start).
         studio.forget_prompts()
         started = time.perf_counter()
-        state = studio.step(studio.start(PROMPT, 1, settings12))
+        state = studio.step(studio.start(PROMPT, 1, settings))
         studio.picture(state.current, scale=1, preview=True)
         return time.perf_counter() - started
 
     # Each first preview beside a guided pass timed just before it: on a shared machine the load
-    # changes from minute to minute, and the target is relative to a pass.
-    pairs = [(seconds(lambda: predictor(ids, PROMPT)), first_preview()) for _ in range(max(runs, 2))]
-    row["first_preview_s"] = statistics.median(p for _, p in pairs)
-    row["preview_beyond_pass_s"] = statistics.median(p - f for f, p in pairs)
-    note("first preview (s)", row["first_preview_s"])
-    note("first preview less the pass timed just before it (s)", row["preview_beyond_pass_s"])
+    # changes from minute to minute, and the target is relative to a pass. The same with the
+    # pipeline's draws (every row by torch.multinomial, both rows of the first pass computed: the
+    # path before "fast" draws and the cached blank row), in alternation.
+    settings_pipeline = studio.settings(stages=12, draws="pipeline")
+    triples = [(seconds(lambda: predictor(ids, PROMPT)), first_preview(settings12), first_preview(settings_pipeline))
+               for _ in range(max(runs, 2))]
+    for i, draws in enumerate(DRAWS, start=1):
+        row[f"first_preview_{draws}_s"] = statistics.median(t[i] for t in triples)
+        row[f"preview_beyond_pass_{draws}_s"] = statistics.median(t[i] - t[0] for t in triples)
+        note(f"first preview, {draws} draws (s)", row[f"first_preview_{draws}_s"])
+        note(f"first preview less the pass timed just before it, {draws} draws (s)",
+             row[f"preview_beyond_pass_{draws}_s"])
     row["peak_memory_mb"] = peak_memory_mb()
     del studio, predictor, first_stage
     gc.collect()
@@ -177,20 +202,28 @@ def markdown_table(rows: list[dict]) -> str:
     def ms(value: float) -> str:
         return "not timed (--quick)" if math.isnan(value) else f"{1000 * value:,.0f} ms"
 
+    def overhead(r: dict, key: str) -> str:
+        value = r[key]
+        return ms(value) if math.isnan(value) else f"{1000 * value:.1f} ms: {100 * value / r['forward_s']:.2f} % of a pass"
+
     measures = [
         ("one guided network pass (batch 2)", lambda r: ms(r["forward_s"])),
-        ("first preview on screen (new prompt's text encoding, 1 stage, code colours)", lambda r: ms(r["first_preview_s"])),
-        ("  less a pass timed just before it (target <= 50 ms)", lambda r: ms(r["preview_beyond_pass_s"])),
+        ("first preview on screen (new prompt's text encoding, 1 stage, code colours)",
+         lambda r: ms(r["first_preview_fast_s"])),
+        ("  less a pass timed just before it (target <= 50 ms)", lambda r: ms(r["preview_beyond_pass_fast_s"])),
         ("  in it: a new prompt's text encoding", lambda r: ms(r["text_s"])),
         ("  in it: the first stage's pass (the prompt's row; the blank negative row cached)",
          lambda r: ms(r["first_pass_s"])),
+        ("  the same with --draws pipeline (multinomial, both rows computed)", lambda r: ms(r["first_preview_pipeline_s"])),
+        ("  less a pass timed just before it", lambda r: ms(r["preview_beyond_pass_pipeline_s"])),
         ("picture, 12 stages (stages only)", lambda r: ms(r["picture_12_s"])),
         ("picture, 12 stages, with the final decode", lambda r: ms(r["picture_12_decoded_s"])),
         ("picture, 16 stages (stages only)", lambda r: ms(r["picture_16_s"])),
         ("picture, 16 stages, with the final decode", lambda r: ms(r["picture_16_decoded_s"])),
         ("full VQ decode", lambda r: ms(r["decode_s"])),
-        ("adapter overhead per stage (beside the passes)", lambda r: f"{1000 * r['overhead_per_stage_s']:.1f} ms"),
-        ("  as a share of one pass (target <= 5 %)", lambda r: f"{100 * r['overhead_share']:.2f} %"),
+        ("adapter overhead per stage (beside the passes), 12 and 16 stages", lambda r: overhead(r, "overhead_per_stage_s")),
+        ("adapter overhead of a one-stage picture (every cell drawn)", lambda r: overhead(r, "overhead_1_fast_s")),
+        ("  the same with --draws pipeline", lambda r: overhead(r, "overhead_1_pipeline_s")),
         ("code-colour table (once per model)", lambda r: ms(r["colour_table_s"])
          + (" (read from $STUDIO_CACHE)" if r["colour_table_cached"] else "")),
         ("random model built in memory", lambda r: ms(r["build_s"])),

@@ -126,7 +126,9 @@ def frame_generator(seed: int, frame_index: int) -> torch.Generator:
 
 
 def sampling_probs(logits: torch.Tensor, temperature: float, top_k: int) -> torch.Tensor:
-    logits = logits.float() / temperature
+    logits = logits.float()
+    if temperature != 1.0:  # x / 1.0 is x: no copy of a (1024, 8192) grid to divide by one
+        logits = logits / temperature
     if 0 < top_k < logits.shape[-1]:
         kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -142,7 +144,7 @@ def draw(probs: torch.Tensor, generator: torch.Generator, fine: bool = False,
     (`right=True` skips the flat stretch of the running sum it leaves). `fine`: in float64 (see
     FamilyRules). `u`: the rows' uniform numbers (row_uniforms), when drawn beforehand."""
     dtype = torch.float64 if fine else probs.dtype
-    cdf = probs.to(dtype).cumsum(-1)
+    cdf = probs.cumsum(-1, dtype=dtype)
     if u is None:
         u = row_uniforms(probs.shape[0], generator, dtype)
     tokens = torch.searchsorted(cdf, u.to(dtype) * cdf[:, -1:], right=True).squeeze(-1).clamp_max(probs.shape[-1] - 1)
@@ -295,7 +297,8 @@ def draw_candidates(logits: torch.Tensor, settings: SamplerSettings, rules: Fami
     tokens, chosen = torch.zeros(n, dtype=torch.long), torch.zeros(n)
     rows = torch.from_numpy(np.flatnonzero(eligible))
     if len(rows):
-        probs = sampling_probs(logits[rows], settings.temperature, settings.top_k)
+        open_logits = logits if len(rows) == n else logits[rows]  # the first stage: no copy
+        probs = sampling_probs(open_logits, settings.temperature, settings.top_k)
         tokens[rows], chosen[rows] = draw(probs, generator, rules.fine_draws, u[rows])
     return tokens, chosen
 
