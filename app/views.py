@@ -75,13 +75,15 @@ EVENT_NAMES = {"start": "blank start", "stage": "generated", "lock": "locked", "
                "repaint": "repainted", "revise": "revised"}
 
 
-def status_line(work: Workspace, note: str | None = None) -> str:
+def status_line(work: Workspace, note: str | None = None, read_as: str | None = None) -> str:
     frame, frames, stages = work.frame, len(work.state.frames), len(work.state.plan)
     head = f"**Stage {frame.stage} / {stages}**" + (" · finished" if frame.done else "")
     if frame.event not in ("stage", "start"):
         head += f" · {EVENT_NAMES.get(frame.event, frame.event)}"
     parts = [head, f"frame {work.frame_index} of {frames - 1}", f"seed {frame.seed}",
              f"branch {work.branch_number}", f"session `{work.session_id[:8]}`"]
+    if read_as is not None:  # what the model was asked for, where it read the words another way
+        parts.insert(1, f"read as *{read_as}*")
     if note:
         parts.insert(1, note)
     if work.viewing is not None:
@@ -89,9 +91,16 @@ def status_line(work: Workspace, note: str | None = None) -> str:
     return " · ".join(parts)
 
 
-def frame_data(work: Workspace) -> dict:
-    """The frame on screen as data, for API clients: the token grid and its masks, and where it is."""
-    return {"session_id": work.session_id, "branch_id": work.branch_id, "frame_index": work.frame_index,
+def reading_of(studio: Studio, prompt: str) -> str | None:
+    """The model's reading of a prompt where it differs from the words typed (prompt_reader.py)."""
+    read = studio.read_prompt(prompt)
+    return None if " ".join(read.lower().split()) == " ".join(prompt.lower().split()) else read
+
+
+def frame_data(work: Workspace, read_as: str | None = None) -> dict:
+    """The frame on screen as data, for API clients: the token grid and its masks, and where it is,
+    and how the model read the frame's prompt ("read_as", None where as typed)."""
+    return {"session_id": work.session_id, "read_as": read_as, "branch_id": work.branch_id, "frame_index": work.frame_index,
             "frames": len(work.state.frames), "stages": len(work.state.plan),
             "branches": [{"id": b.id, "number": b.number, "parent_id": b.parent_id, "fork_index": b.fork_index}
                          for b in work.branches],
@@ -182,10 +191,11 @@ class PageRenderer:
             views = dict.fromkeys(("placed", "confidence", "revised", "locked"))
         else:
             views = token_views(image, frame, len(work.state.plan), self.view_size)
+        read_as = reading_of(self.studio, frame.prompt)
         return PageView(
-            tab=tab, picture=picture, status=status_line(work, note), view_placed=views["placed"],
+            tab=tab, picture=picture, status=status_line(work, note, read_as), view_placed=views["placed"],
             view_confidence=views["confidence"], view_revised=views["revised"], view_locked=views["locked"],
-            frame_data=frame_data(work), seed=frame.seed)
+            frame_data=frame_data(work, read_as), seed=frame.seed)
 
     def controls(self, tab: TabState | None) -> Controls:
         """The timeline (every frame of the branch, at the latest), the branch list and the brush

@@ -197,6 +197,9 @@ class AmusedFamily:
         with self._texts_lock:
             self._texts.clear()
 
+    def read_prompt(self, prompt: str) -> str:
+        return prompt  # CLIP-L was trained on people's own words
+
     def conditioning(self, prompts: list[str], negative: list[bool]) -> TextConditioning:
         """Rows for a batch: a picture with a negative row gets [negative "", prompt] (the
         pipeline's order), one without it [prompt]."""

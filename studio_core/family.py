@@ -67,6 +67,10 @@ class ModelFamily(Protocol):
         """Compute what every first request would otherwise wait for, once per model (the app calls
         it at start)."""
 
+    def read_prompt(self, prompt: str) -> str:
+        """The words the text encoder is given for a prompt: as typed, or said again in the words
+        a bundled model was trained on (prompt_reader.py)."""
+
 
 def check_strategy(family: ModelFamily, settings: SamplerSettings) -> SamplerSettings:
     """A strategy or revision mode the family cannot run is refused, naming what it offers."""

@@ -15,6 +15,7 @@ from . import sampler
 from .checkpoints import BUNDLED_CHECKPOINT, CheckpointError, read_json, require_model_dir
 from .device import Placement, choose_placement, precision_name
 from .family import colour_cells, mean_code_colours
+from .prompt_reader import READERS
 from .state import GenerationState, SamplerSettings
 from .text_encoder import TextEncoder
 from .tokenizer import ImageTokenizer, images_to_tensor
@@ -35,6 +36,9 @@ class StudioModels:
     # What a person choosing among models should know (studio.json "note"), e.g. "in training":
     # shown beside the name in the app's model picker.
     note: str = ""
+    # How a prompt is read before the text encoder sees it (studio.json "prompt_reader", a name
+    # in prompt_reader.READERS): "shapes" says a free phrasing again in shapes-v1's grammar.
+    prompt_reader: str = "none"
 
 
 def load_models(checkpoint: str | Path | None = None, placement: Placement | None = None) -> StudioModels:
@@ -57,7 +61,11 @@ def load_models(checkpoint: str | Path | None = None, placement: Placement | Non
     note = manifest.get("note", "")
     if not isinstance(note, str):
         raise CheckpointError(f"{directory / 'studio.json'}: \"note\" must be text, got {note!r}")
-    return StudioModels(tokenizer, text_encoder, transformer, sampling, directory.name, note)
+    reader = manifest.get("prompt_reader", "none")
+    if reader not in READERS:
+        raise CheckpointError(f"{directory / 'studio.json'}: \"prompt_reader\" must be one of "
+                              f"{sorted(READERS)}, got {reader!r}")
+    return StudioModels(tokenizer, text_encoder, transformer, sampling, directory.name, note, reader)
 
 
 def sampling_defaults(manifest_path: Path, overrides: object, num_tokens: int) -> SamplerSettings:
@@ -125,6 +133,7 @@ class ProgressiveFamily:
         # and move_to_end would raise KeyError). Re-entrant: guided_context calls text_context.
         self._contexts_lock = threading.RLock()
         self._colours: np.ndarray | None = None
+        self._reader = READERS[models.prompt_reader]
 
     @property
     def device(self) -> torch.device:
@@ -135,10 +144,14 @@ class ProgressiveFamily:
         return precision_name(self.models.transformer.dtype)
 
     # -- text ------------------------------------------------------------------------------------
+    def read_prompt(self, prompt: str) -> str:
+        """The words the text encoder is given for a prompt (see prompt_reader.py)."""
+        return self._reader(prompt)
+
     def text_context(self, prompt: str) -> TextContext:
         with self._contexts_lock:
             if prompt not in self._contexts:
-                states = self.models.text_encoder.encode([prompt])  # warns once if it truncates
+                states = self.models.text_encoder.encode([self.read_prompt(prompt)])  # warns once if it truncates
                 self._contexts[prompt] = self.models.transformer.prepare_text(states.states, states.mask)
                 while len(self._contexts) > TEXT_CACHE_SIZE:
                     self._contexts.popitem(last=False)

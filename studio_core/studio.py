@@ -117,6 +117,10 @@ class Studio:
     def guided_context(self, prompt: str) -> TextContext:
         return self.family.guided_context(prompt)
 
+    def read_prompt(self, prompt: str) -> str:
+        """What the model is asked for when a person types `prompt` (the app shows it)."""
+        return self.family.read_prompt(prompt)
+
     def forget_prompts(self) -> None:
         """Drop the cached text conditioning (benchmarks use it to time a prompt's first use)."""
         self.family.forget_prompts()

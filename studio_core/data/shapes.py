@@ -13,6 +13,7 @@ combination, so it is the same on every machine and in every process.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -191,6 +192,25 @@ def caption_scene(scene: Scene, rng: np.random.Generator) -> str:
     if rng.random() < 0.5:
         text += " " + str(rng.choice(_BACKGROUND_PHRASES)).format(scene.background)
     return text
+
+
+def _grammar_pattern() -> re.Pattern:
+    """Everything `caption_scene` can say, as one regular expression (lower case, single spaces)."""
+    alternatives = lambda words: "(?:" + "|".join(re.escape(w) for w in words) + ")"
+    where = alternatives([p for phrases in _POSITION_PHRASES.values() for p in phrases])
+    what = f"an? {alternatives(SIZES)} {alternatives(OBJECT_COLOURS)} {alternatives(SHAPES)}"
+    thing = f"(?:{where}, {what}|{what} {where})"
+    things = f"{thing}(?:(?:, {thing})* and {thing})?"
+    background = f"(?: (?:on|over|with) a {alternatives(BACKGROUND_COLOURS)} background)?"
+    return re.compile(f"{things}{background}")
+
+
+GRAMMAR_PATTERN = _grammar_pattern()
+
+
+def is_grammar_caption(text: str) -> bool:
+    """Whether `caption_scene` could have said `text` (letter case and spacing aside)."""
+    return GRAMMAR_PATTERN.fullmatch(" ".join(text.lower().split())) is not None
 
 
 def scene_words(scene: Scene) -> phrasing.SceneWords:
