@@ -149,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a studio checkpoint, an aMUSEd folder, or random:amused-256 / random:amused-512 "
                         "(the real sizes with random weights, built in memory)")
     b.add_argument("--quick", action="store_true",
-                   help="aMUSEd: time a one-stage picture instead of the 12- and 16-stage ones (a slow machine)")
+                   help="aMUSEd: time one-stage pictures only, not the 12- and 16-stage ones (or --stages N) (a slow machine)")
     b.add_argument("--runs", type=int, default=None,
                    help="timed runs (default 20 for the bundled models, 2 pictures for aMUSEd)")
     add_placement_arguments(b)
@@ -259,7 +259,9 @@ def command_bench(args: argparse.Namespace) -> None:
 
     if is_amused_checkpoint(args.checkpoint):
         precisions = ("fp32", "bf16") if args.precision in (None, "auto") else (args.precision,)
-        benchmark_amused(args.checkpoint, runs=args.runs or 2, cpu=args.cpu, precisions=precisions, quick=args.quick)
+        stages = (args.stages,) if args.stages else (12, 16)  # one picture length keeps a 512 px run short
+        benchmark_amused(args.checkpoint, runs=args.runs or 2, cpu=args.cpu, precisions=precisions, quick=args.quick,
+                         stages=stages)
         return
 
     benchmark_generation(args.checkpoint, sampling_overrides(args), runs=args.runs or 20, cpu=args.cpu,

@@ -75,7 +75,8 @@ def note(label: str, value: float) -> None:
     print(f"  {label}: {value:.3f}", flush=True)
 
 
-def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int, quick: bool = False) -> dict:
+def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int, quick: bool = False,
+                stages: tuple[int, ...] = (12, 16)) -> dict:
     from . import sampler
     from .amused import AmusedPredictor
     from .studio import Studio
@@ -86,7 +87,7 @@ def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int, quick: bo
            "image_size": studio.image_size, "model": studio.model_name}
     print(f"{studio.model_name}, transformer {studio.precision}:", flush=True)
     note("model built (s)", row["build_s"])
-    settings12, settings16 = studio.settings(stages=12), studio.settings(stages=16)
+    settings12 = studio.settings(stages=12)
     blank = studio.start(PROMPT, 0, settings12)
     # The reference pass: the prompt's row and the negative one, computed (a blank grid's first
     # stage takes its negative row from a cache: timed below as the first stage's pass).
@@ -106,17 +107,17 @@ def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int, quick: bo
             pass
         return time.perf_counter() - started, timed.seconds, state
 
-    pictures, overheads, decodes = {12: [], 16: []}, [], []
+    pictures, overheads, decodes = {}, [], []
     one_stage = {draws: [] for draws in DRAWS}
-    plans = ((12, settings12), (16, settings16)) if not quick else ()
+    plans = [(n, studio.settings(stages=n)) for n in stages] if not quick else []
     for run in range(runs):
-        for stages, settings in plans:
+        for n, settings in plans:
             loop, passes, state = picture(settings, run)
             decode = seconds(lambda: studio.decode(state.current))
-            pictures[stages].append((loop, loop + decode))
-            overheads.append((loop - passes) / stages)
+            pictures.setdefault(n, []).append((loop, loop + decode))
+            overheads.append((loop - passes) / n)
             decodes.append(decode)
-            note(f"picture, {stages} stages (s)", loop)
+            note(f"picture, {n} stages (s)", loop)
             note("full decode (s)", decode)
         # The worst case for the overhead, every cell drawn at once: a one-stage picture, with the
         # default draws and with the pipeline's (the draws before "fast" existed), in alternation.
@@ -127,10 +128,9 @@ def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int, quick: bo
         if quick:
             decodes.append(seconds(lambda: studio.decode(state.current)))
             note("full decode (s)", decodes[-1])
-    for stages in (12, 16):  # not timed in a quick run (NaN in the table)
-        row[f"picture_{stages}_s"] = statistics.median(t for t, _ in pictures[stages]) if pictures[stages] else math.nan
-        row[f"picture_{stages}_decoded_s"] = (statistics.median(t for _, t in pictures[stages])
-                                              if pictures[stages] else math.nan)
+    for n, times in pictures.items():
+        row[f"picture_{n}_s"] = statistics.median(t for t, _ in times)
+        row[f"picture_{n}_decoded_s"] = statistics.median(t for _, t in times)
     row.update({"decode_s": statistics.median(decodes),
                 "overhead_per_stage_s": statistics.median(overheads) if overheads else math.nan})
     note("adapter overhead per stage (s)", row["overhead_per_stage_s"])
@@ -182,13 +182,14 @@ def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int, quick: bo
 
 
 def benchmark_amused(checkpoint: str, runs: int = 2, cpu: bool = False, precisions: tuple[str, ...] = ("fp32", "bf16"),
-                     quick: bool = False) -> list[dict]:
-    """`quick`: a one-stage picture instead of the 12- and 16-stage ones (for a slow machine)."""
+                     quick: bool = False, stages: tuple[int, ...] = (12, 16)) -> list[dict]:
+    """`quick`: one-stage pictures only (for a slow machine); else pictures of each of `stages`
+    (12 and 16 unless told) too."""
     rows = []
     for precision in precisions:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-        rows.append(measure_one(checkpoint, precision, cpu, runs, quick))
+        rows.append(measure_one(checkpoint, precision, cpu, runs, quick, stages))
         print(markdown_table(rows[-1:]), flush=True)  # each as soon as measured: a slow machine shows some
     print(markdown_table(rows))
     first = rows[0]
@@ -200,7 +201,7 @@ def benchmark_amused(checkpoint: str, runs: int = 2, cpu: bool = False, precisio
 
 def markdown_table(rows: list[dict]) -> str:
     def ms(value: float) -> str:
-        return "not timed (--quick)" if math.isnan(value) else f"{1000 * value:,.0f} ms"
+        return "not timed" if math.isnan(value) else f"{1000 * value:,.0f} ms"
 
     def overhead(r: dict, key: str) -> str:
         value = r[key]
@@ -216,12 +217,12 @@ def markdown_table(rows: list[dict]) -> str:
          lambda r: ms(r["first_pass_s"])),
         ("  the same with --draws pipeline (multinomial, both rows computed)", lambda r: ms(r["first_preview_pipeline_s"])),
         ("  less a pass timed just before it", lambda r: ms(r["preview_beyond_pass_pipeline_s"])),
-        ("picture, 12 stages (stages only)", lambda r: ms(r["picture_12_s"])),
-        ("picture, 12 stages, with the final decode", lambda r: ms(r["picture_12_decoded_s"])),
-        ("picture, 16 stages (stages only)", lambda r: ms(r["picture_16_s"])),
-        ("picture, 16 stages, with the final decode", lambda r: ms(r["picture_16_decoded_s"])),
+        *[row for n in sorted({int(k.split("_")[1]) for r in rows for k in r if k.startswith("picture_")})
+          for row in ((f"picture, {n} stages (stages only)", lambda r, n=n: ms(r.get(f"picture_{n}_s", math.nan))),
+                      (f"picture, {n} stages, with the final decode",
+                       lambda r, n=n: ms(r.get(f"picture_{n}_decoded_s", math.nan))))],
         ("full VQ decode", lambda r: ms(r["decode_s"])),
-        ("adapter overhead per stage (beside the passes), 12 and 16 stages", lambda r: overhead(r, "overhead_per_stage_s")),
+        ("adapter overhead per stage (beside the passes), over those pictures", lambda r: overhead(r, "overhead_per_stage_s")),
         ("adapter overhead of a one-stage picture (every cell drawn)", lambda r: overhead(r, "overhead_1_fast_s")),
         ("  the same with --draws pipeline", lambda r: overhead(r, "overhead_1_pipeline_s")),
         ("code-colour table (once per model)", lambda r: ms(r["colour_table_s"])
