@@ -148,10 +148,6 @@ def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int, quick: bo
         return seconds(lambda: studio.family.text(PROMPT))
 
     first_stage = studio.predictor(blank)  # the default settings: the blank row from the cache
-    row["text_s"] = statistics.median(new_prompt_text() for _ in range(3))
-    row["first_pass_s"] = statistics.median(seconds(lambda: first_stage(ids, PROMPT)) for _ in range(3))
-    note("a new prompt's text encoding (s)", row["text_s"])
-    note("first stage's network pass (s)", row["first_pass_s"])
 
     def first_preview(settings) -> float:
         # A new prompt's text encoding is part of the first preview; the empty negative prompt and
@@ -163,15 +159,22 @@ def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int, quick: bo
         return time.perf_counter() - started
 
     # Each first preview beside a guided pass timed just before it: on a shared machine the load
-    # changes from minute to minute, and the target is relative to a pass. The same with the
-    # pipeline's draws (every row by torch.multinomial, both rows of the first pass computed: the
-    # path before "fast" draws and the cached blank row), in alternation.
+    # changes from minute to minute, and the target is relative to a pass. Beside them, in
+    # alternation: the parts of the first preview (a new prompt's text encoding, the first stage's
+    # pass), and the first preview with the pipeline's draws (every row by torch.multinomial, both
+    # rows of the first pass computed: the path before "fast" draws and the cached blank row).
     settings_pipeline = studio.settings(stages=12, draws="pipeline")
-    triples = [(seconds(lambda: predictor(ids, PROMPT)), first_preview(settings12), first_preview(settings_pipeline))
-               for _ in range(max(runs, 2))]
-    for i, draws in enumerate(DRAWS, start=1):
-        row[f"first_preview_{draws}_s"] = statistics.median(t[i] for t in triples)
-        row[f"preview_beyond_pass_{draws}_s"] = statistics.median(t[i] - t[0] for t in triples)
+    rounds = [{"pass": seconds(lambda: predictor(ids, PROMPT)), "text": new_prompt_text(),
+               "first_pass": seconds(lambda: first_stage(ids, PROMPT)),
+               "fast": first_preview(settings12), "pipeline": first_preview(settings_pipeline)}
+              for _ in range(max(runs, 3))]
+    row["text_s"] = statistics.median(r["text"] for r in rounds)
+    row["first_pass_s"] = statistics.median(r["first_pass"] for r in rounds)
+    note("a new prompt's text encoding (s)", row["text_s"])
+    note("first stage's network pass (s)", row["first_pass_s"])
+    for draws in DRAWS:
+        row[f"first_preview_{draws}_s"] = statistics.median(r[draws] for r in rounds)
+        row[f"preview_beyond_pass_{draws}_s"] = statistics.median(r[draws] - r["pass"] for r in rounds)
         note(f"first preview, {draws} draws (s)", row[f"first_preview_{draws}_s"])
         note(f"first preview less the pass timed just before it, {draws} draws (s)",
              row[f"preview_beyond_pass_{draws}_s"])
