@@ -302,8 +302,26 @@ def test_cli_generates_a_png_and_a_gif_from_an_amused_folder(tiny_amused_dir, tm
     assert main(argv) == 0
     with Image.open(tmp_path / "fox.png") as png:
         assert png.size == (32, 32) and png.text["model"] == "tiny-amused"
-        assert '"schedule": "amused"' in png.text["settings"]
+        assert '"schedule": "amused"' in png.text["settings"] and '"draws": "fast"' in png.text["settings"]
     assert len(iio.imread(tmp_path / "fox.gif", index=None)) == 12
+
+
+def test_cli_draws_pipeline_records_and_uses_the_pipelines_draws(tiny_amused_dir, amused_studio, tmp_path):
+    from PIL import Image
+
+    from studio_core.__main__ import main
+
+    pictures = {}
+    for draws in ("fast", "pipeline"):
+        out = tmp_path / f"{draws}.png"
+        assert main(["generate", "--prompt", PROMPT, "--checkpoint", str(tiny_amused_dir), "--out", str(out),
+                     "--cpu", "--precision", "fp32", "--seed", "3", "--draws", draws, "--scale", "1"]) == 0
+        with Image.open(out) as png:
+            assert f'"draws": "{draws}"' in png.text["settings"]
+            pictures[draws] = np.asarray(png.convert("RGB"))
+    state = amused_studio.generate_image(PROMPT, 3, amused_studio.settings(draws="pipeline"))
+    np.testing.assert_array_equal(pictures["pipeline"], amused_studio.decode(state.current))
+    assert not np.array_equal(pictures["fast"], pictures["pipeline"])
 
 
 def test_cli_refuses_a_strategy_the_model_does_not_offer_in_one_line(tiny_amused_dir, tmp_path, capsys):
