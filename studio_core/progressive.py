@@ -144,6 +144,12 @@ class ProgressiveFamily:
         return precision_name(self.models.transformer.dtype)
 
     # -- text ------------------------------------------------------------------------------------
+    def with_prompt_reader(self, reader: str) -> "ProgressiveFamily":
+        """The same weights reading prompts another way (a name in prompt_reader.READERS)."""
+        if reader not in READERS:
+            raise ValueError(f"prompt reader must be one of {sorted(READERS)}, got {reader!r}")
+        return ProgressiveFamily(replace(self.models, prompt_reader=reader), self.name)
+
     def read_prompt(self, prompt: str) -> str:
         """The words the text encoder is given for a prompt (see prompt_reader.py)."""
         return self._reader(prompt)

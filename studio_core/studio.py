@@ -117,6 +117,13 @@ class Studio:
     def guided_context(self, prompt: str) -> TextContext:
         return self.family.guided_context(prompt)
 
+    def with_prompt_reader(self, reader: str) -> "Studio":
+        """This model reading prompts another way, e.g. "none" to measure it on the words as typed
+        (bundled models only: other families read prompts as typed)."""
+        if not hasattr(self.family, "with_prompt_reader"):
+            raise ValueError(f"the model {self.model_name!r} reads prompts as typed; it has no prompt readers")
+        return Studio(self.family.with_prompt_reader(reader), self.default_settings)
+
     def read_prompt(self, prompt: str) -> str:
         """What the model is asked for when a person types `prompt` (the app shows it)."""
         return self.family.read_prompt(prompt)

@@ -107,6 +107,11 @@ def test_the_studio_conditions_on_the_reading_and_records_the_words_typed(tiny_c
     canonical = plain.generate_image("a small red circle in the top left", seed=3)
     assert np.array_equal(state.current.ids, canonical.current.ids)
 
+    as_typed = studio.with_prompt_reader("none")
+    assert as_typed.read_prompt(typed) == typed and studio.read_prompt(typed) != typed
+    with pytest.raises(ValueError, match="prompt reader must be one of"):
+        studio.with_prompt_reader("spellcheck")
+
     (reading / "studio.json").write_text(json.dumps({**manifest, "prompt_reader": "spellcheck"}))
     with pytest.raises(CheckpointError, match='"prompt_reader" must be one of'):
         Studio.load(reading, cpu=True)
