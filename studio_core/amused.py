@@ -5,8 +5,9 @@ The predictor computes what aMUSEd computes (diffusers 0.42, `AmusedPipeline.__c
 prompt and the empty negative prompt padded to the tokenizer's length, CLIP's projected
 `text_embeds` as the pooled embedding and `hidden_states[-2]` as the sequence, micro-conds
 [width, height, crop 0, crop 0, aesthetic 6], one batched pass for [negative, prompt] when the
-guidance is above 1, `uncond + w * (cond - uncond)`, logits over the codebook laid out as its
-scheduler lays them out. The deprecated pipeline itself is not used; `tests/test_amused.py`
+guidance is above 1 (a blank grid's negative row, the same for every picture, computed once per
+model unless draws="pipeline"), `uncond + w * (cond - uncond)`, logits over the codebook laid out
+as its scheduler lays them out. The deprecated pipeline itself is not used; `tests/test_amused.py`
 holds the studio's tokens against it.
 """
 

@@ -50,9 +50,9 @@ class FamilyRules:
     """How a model family's stage draws, orders and revises, where families differ.
 
     `fine_draws`: the fast draw's running sum and uniform numbers in float64. At aMUSEd's 8192
-    codes float32 ones distort the distribution by a total variation of up to 7e-5 (24-bit
-    uniforms, rounding of the running sum); in float64 what is left is the float32 rounding of the
-    probabilities themselves, which the pipeline's own draw shares. The bundled models (512 codes)
+    codes float32 ones distort the distribution by a total variation of up to 7e-5 (measured on
+    logits of spread 3; 24-bit uniforms, rounding of the running sum); in float64 what is left is
+    the float32 rounding of the probabilities themselves, which the pipeline's own draw shares. The bundled models (512 codes)
     keep float32, so their tokens for a seed stay what their measured figures were made with.
     `confidence_noise`: how the Gumbel noise on log-confidence anneals over a run's stages:
     "maskgit", MaskGIT's choice temperature 4.5 times (1 - progress), for the bundled models;

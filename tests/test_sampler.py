@@ -159,6 +159,11 @@ def test_an_unknown_strategy_is_refused(tiny_studio):
         tiny_studio.start(PROMPT, 0, SamplerSettings(stages=4, strategy="best"))
 
 
+def test_an_unknown_way_of_drawing_is_refused_naming_the_ways(tiny_studio):
+    with pytest.raises(SettingsError, match="draws must be one of .*fast.*pipeline.*got 'gumbel'"):
+        tiny_studio.start(PROMPT, 0, SamplerSettings(stages=4, draws="gumbel"))
+
+
 @pytest.mark.parametrize("prompt", ["", "   \n\t", None, 7])
 def test_an_empty_or_non_text_prompt_is_refused(tiny_studio, prompt):
     with pytest.raises(PromptError, match="prompt"):
