@@ -130,8 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-free-phrasing", dest="free_phrasing", action="store_false",
                    help="skip asking the same scenes again in held-out free phrasings (halves the time)")
     e.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    e.add_argument("--prompt-reader", default=None, metavar="{shapes,none}",
-                   help="shapes models: read prompts this way instead of as the checkpoint says "
+    e.add_argument("--prompt-reader", default=None, metavar="{shapes,emoji,none}",
+                   help="read prompts this way instead of as the checkpoint says "
                         "(e.g. none, to measure the model on the words as typed)")
     e.add_argument("--suite", choices=("prompts", "paper"), default="prompts",
                    help="prompts: prompt following of one checkpoint (default); paper: the paper's "
@@ -246,7 +246,8 @@ def command_evaluate(args: argparse.Namespace) -> None:
 
         evaluate_emoji_checkpoint(args.checkpoint, entry["checker"], sampling_overrides(args), bare=args.bare,
                                   single=args.single, pairs=args.pairs, phrasings=args.bare // 2,
-                                  seed=args.seed, json_path=args.json, cpu=args.cpu, precision=args.precision)
+                                  seed=args.seed, json_path=args.json, cpu=args.cpu, precision=args.precision,
+                                  prompt_reader=args.prompt_reader)
         return
     evaluate_checkpoint(args.checkpoint, sampling_overrides(args), single=args.single, pairs=args.pairs,
                         seed=args.seed, json_path=args.json, cpu=args.cpu, precision=args.precision,
