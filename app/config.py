@@ -13,6 +13,9 @@ EXAMPLE_PROMPTS = (
     "a small green diamond on the right",
     "in the top right corner, a large purple square with a gray background",
     "a large white circle at the bottom and a small orange triangle at the top",
+    # In a person's own words: shapes-v1 reads them into its grammar (the status line says how).
+    "make a tiny purple box up in the right-hand corner, please",
+    "tiny teal rhombus lower-left & a huge orange ball upper right, grey bg",
 )
 
 

@@ -63,13 +63,18 @@ def main() -> None:
     args = parser.parse_args()
     checkpoint = Path(args.checkpoint)
 
+    reports = []
     tok_work = Path(args.tokenizer_work)
-    tok = summary(read_log(tok_work / "train_log.jsonl"), "psnr", args.window)
-    final = tok_work / "tokenizer_report.json"
-    if final.exists():
-        tok["final_report"] = json.loads(final.read_text())
-    (checkpoint / "tokenizer").mkdir(parents=True, exist_ok=True)
-    (checkpoint / "tokenizer" / "training_report.json").write_text(json.dumps(tok, indent=2) + "\n")
+    if (tok_work / "train_log.jsonl").exists():
+        tok = summary(read_log(tok_work / "train_log.jsonl"), "psnr", args.window)
+        final = tok_work / "tokenizer_report.json"
+        if final.exists():
+            tok["final_report"] = json.loads(final.read_text())
+        (checkpoint / "tokenizer").mkdir(parents=True, exist_ok=True)
+        (checkpoint / "tokenizer" / "training_report.json").write_text(json.dumps(tok, indent=2) + "\n")
+        reports.append(("tokenizer", tok, "psnr"))
+    else:  # a tokenizer trained in an earlier session: its report beside the weights stays
+        print(f"tokenizer: no log in {tok_work}; the report beside its weights is left as it is")
 
     tr_work = Path(args.transformer_work)
     tr = summary(read_log(tr_work / "train_log.jsonl"), "masked", args.window)
@@ -82,7 +87,8 @@ def main() -> None:
     (checkpoint / "transformer").mkdir(parents=True, exist_ok=True)
     (checkpoint / "transformer" / "training_report.json").write_text(json.dumps(tr, indent=2) + "\n")
 
-    for name, report, key in (("tokenizer", tok, "psnr"), ("transformer", tr, "masked")):
+    reports.append(("transformer", tr, "masked"))
+    for name, report, key in reports:
         saved = f" (weights of the step-{report['saved_step']} save)" if "saved_step" in report else ""
         print(f"\n{name}: {report['steps_done']} steps logged{saved}, median {report['median_s_per_step']} s a step, "
               f"{report['logged_seconds']:.0f} s logged")

@@ -7,6 +7,10 @@ judged by the shapes checker: how often the picture shows the scene the prompt d
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 from studio_core.data.shapes import Scene, ShapeObject
 from studio_core.eval.checker import judge
@@ -17,6 +21,9 @@ EXAMPLES = (
      Scene((ShapeObject("purple", "square", "small", "top right"),), "black")),
     ("Can you draw a big yellow ball in the middle on a navy background, please?",
      Scene((ShapeObject("yellow", "circle", "large", "center"),), "navy")),
+    ("tiny teal rhombus lower-left & a huge crimson ball upper right, grey bg",
+     Scene((ShapeObject("cyan", "diamond", "small", "bottom left"),
+            ShapeObject("red", "circle", "large", "top right")), "gray")),
 )
 
 
@@ -29,11 +36,15 @@ def main() -> None:
     parser.add_argument("--checkpoints", nargs="+", default=["checkpoints/shapes-v1"])
     parser.add_argument("--seeds", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--prompt-reader", default=None,
+                        help="read prompts this way instead of as each checkpoint says (e.g. none: as typed)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print("| checkpoint | prompt | everything right | position | shape | size |\n|---|---|---|---|---|---|")
     for checkpoint in args.checkpoints:
         studio = Studio.load(checkpoint)
+        if args.prompt_reader is not None:
+            studio = studio.with_prompt_reader(args.prompt_reader)
         settings = studio.settings()
         for text, scene in EXAMPLES:
             js = [judge(studio.decode(studio.generate_image(text, s, settings).current), scene)

@@ -29,6 +29,9 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--revision-mode", choices=("visible", "hidden"), default=None,
                         help="visible: judge placed tokens where they stand (bundled models); hidden: hide "
                              "and re-predict them, one extra pass a stage (the only mode for aMUSEd)")
+    parser.add_argument("--draws", choices=("fast", "pipeline"), default=None,
+                        help="fast (default): inverse-CDF draws of the open cells; pipeline: aMUSEd's scheduler's "
+                             "own calls, for AmusedPipeline's exact tokens")
 
 
 def add_placement_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +44,7 @@ def add_placement_arguments(parser: argparse.ArgumentParser) -> None:
 def sampling_overrides(args: argparse.Namespace) -> dict:
     return {"stages": args.stages, "schedule": args.schedule, "strategy": args.strategy,
             "guidance": args.guidance, "temperature": args.temperature, "top_k": args.top_k,
-            "revision": args.revision, "revision_mode": args.revision_mode}
+            "revision": args.revision, "revision_mode": args.revision_mode, "draws": args.draws}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,8 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-free-phrasing", dest="free_phrasing", action="store_false",
                    help="skip asking the same scenes again in held-out free phrasings (halves the time)")
     e.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    e.add_argument("--prompt-reader", default=None, metavar="{shapes,none}",
-                   help="shapes models: read prompts this way instead of as the checkpoint says "
+    e.add_argument("--prompt-reader", default=None, metavar="{shapes,emoji,none}",
+                   help="read prompts this way instead of as the checkpoint says "
                         "(e.g. none, to measure the model on the words as typed)")
     e.add_argument("--suite", choices=("prompts", "paper"), default="prompts",
                    help="prompts: prompt following of one checkpoint (default); paper: the paper's "
@@ -146,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a studio checkpoint, an aMUSEd folder, or random:amused-256 / random:amused-512 "
                         "(the real sizes with random weights, built in memory)")
     b.add_argument("--quick", action="store_true",
-                   help="aMUSEd: time a one-stage picture instead of the 12- and 16-stage ones (a slow machine)")
+                   help="aMUSEd: time one-stage pictures only, not the 12- and 16-stage ones (or --stages N) (a slow machine)")
     b.add_argument("--runs", type=int, default=None,
                    help="timed runs (default 20 for the bundled models, 2 pictures for aMUSEd)")
     add_placement_arguments(b)
@@ -243,7 +246,8 @@ def command_evaluate(args: argparse.Namespace) -> None:
 
         evaluate_emoji_checkpoint(args.checkpoint, entry["checker"], sampling_overrides(args), bare=args.bare,
                                   single=args.single, pairs=args.pairs, phrasings=args.bare // 2,
-                                  seed=args.seed, json_path=args.json, cpu=args.cpu, precision=args.precision)
+                                  seed=args.seed, json_path=args.json, cpu=args.cpu, precision=args.precision,
+                                  prompt_reader=args.prompt_reader)
         return
     evaluate_checkpoint(args.checkpoint, sampling_overrides(args), single=args.single, pairs=args.pairs,
                         seed=args.seed, json_path=args.json, cpu=args.cpu, precision=args.precision,
@@ -256,7 +260,9 @@ def command_bench(args: argparse.Namespace) -> None:
 
     if is_amused_checkpoint(args.checkpoint):
         precisions = ("fp32", "bf16") if args.precision in (None, "auto") else (args.precision,)
-        benchmark_amused(args.checkpoint, runs=args.runs or 2, cpu=args.cpu, precisions=precisions, quick=args.quick)
+        stages = (args.stages,) if args.stages else (12, 16)  # one picture length keeps a 512 px run short
+        benchmark_amused(args.checkpoint, runs=args.runs or 2, cpu=args.cpu, precisions=precisions, quick=args.quick,
+                         stages=stages)
         return
 
     benchmark_generation(args.checkpoint, sampling_overrides(args), runs=args.runs or 20, cpu=args.cpu,

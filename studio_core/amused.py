@@ -5,8 +5,9 @@ The predictor computes what aMUSEd computes (diffusers 0.42, `AmusedPipeline.__c
 prompt and the empty negative prompt padded to the tokenizer's length, CLIP's projected
 `text_embeds` as the pooled embedding and `hidden_states[-2]` as the sequence, micro-conds
 [width, height, crop 0, crop 0, aesthetic 6], one batched pass for [negative, prompt] when the
-guidance is above 1, `uncond + w * (cond - uncond)`, logits over the codebook laid out as its
-scheduler lays them out. The deprecated pipeline itself is not used; `tests/test_amused.py`
+guidance is above 1 (a blank grid's negative row, the same for every picture, computed once per
+model unless draws="pipeline"), `uncond + w * (cond - uncond)`, logits over the codebook laid out
+as its scheduler lays them out. The deprecated pipeline itself is not used; `tests/test_amused.py`
 holds the studio's tokens against it.
 """
 
@@ -36,7 +37,7 @@ AMUSED_RULES = sampler.FamilyRules(
     # The paper's scorers need quantization-error and importance heads aMUSEd does not have;
     # raster order would ignore what it learnt. Its own ordering (confidence) and random remain.
     strategies=("confidence", "random"),
-    multinomial_draws=True, confidence_noise="amused",
+    fine_draws=True, confidence_noise="amused",
     # Trained on masked tokens only: a visible token's logit says nothing about it.
     revision_modes=("hidden",),
 )
@@ -103,16 +104,26 @@ def load_amused(directory: Path, placement: Placement, name: str | None = None) 
 
 
 class AmusedPredictor:
-    """The sampler's view of aMUSEd for one picture: ids (N,) -> guided logits (N, codebook)."""
+    """The sampler's view of aMUSEd for one picture: ids (N,) -> guided logits (N, codebook).
+    `reuse_blank`: take a blank grid's unconditional row from the family's cache (see
+    AmusedFamily.blank_unconditional) instead of computing it in the pass."""
 
     rules = AMUSED_RULES
 
-    def __init__(self, family: "AmusedFamily", guidance: float):
-        self.family, self.guidance = family, guidance
+    def __init__(self, family: "AmusedFamily", guidance: float, reuse_blank: bool = True):
+        self.family, self.guidance, self.reuse_blank = family, guidance, reuse_blank
 
     @torch.no_grad()
     def __call__(self, ids: torch.Tensor, prompt: str) -> sampler.Prediction:
-        return self.family.predictions([ids], [prompt], [self.guidance])[0]
+        return self.family.predictions([ids], [prompt], [self.guidance], [self.reuse_blank])[0]
+
+
+def reuses_blank(settings: SamplerSettings) -> bool:
+    """Whether a picture's blank first stage may take its unconditional row from the cache: not
+    with draws="pipeline", which promises AmusedPipeline's exact tokens, and the cached row,
+    computed at batch 1, differs from the pipeline's batch-2 row by float rounding (about 5e-6
+    on logits of size 3 at amused-256), which can tip a draw."""
+    return settings.draws != "pipeline"
 
 
 class AmusedFamily:
@@ -135,6 +146,8 @@ class AmusedFamily:
         self.sampling = sampler.validate_settings(AMUSED_SAMPLING, self.grid_size ** 2)
         self._texts: OrderedDict[str, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
         self._texts_lock = threading.RLock()  # one family serves the app's threads
+        self._negative: tuple[torch.Tensor, torch.Tensor] | None = None  # the empty prompt's, kept
+        self._blank_uncond: torch.Tensor | None = None
         self._colours: np.ndarray | None = None
 
     @property
@@ -152,21 +165,34 @@ class AmusedFamily:
     # -- text ------------------------------------------------------------------------------------
     @torch.no_grad()
     def text(self, prompt: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """(text_embeds (1, P), hidden_states[-2] (1, L, D)) of a prompt, as the pipeline encodes it."""
+        """(text_embeds (1, P), hidden_states[-2] (1, L, D)) of a prompt, as the pipeline encodes it.
+        The empty negative prompt, in every guided pass, is encoded once per model and kept (never
+        evicted by other prompts, nor dropped by forget_prompts): about 100 ms of CLIP-L a time."""
+        if prompt == "":
+            if self._negative is None:  # a benign race: two threads may both encode it
+                self._negative = self.encode_text("")
+            return self._negative
         with self._texts_lock:
             if prompt not in self._texts:
-                tokenizer = self.models.tokenizer
-                if len(tokenizer.tokenize(prompt)) + 2 > tokenizer.model_max_length:  # + start and end
-                    log.warning("prompt longer than the text encoder's %d tokens: the end is cut off",
-                                tokenizer.model_max_length)
-                input_ids = tokenizer([prompt], return_tensors="pt", padding="max_length", truncation=True,
-                                      max_length=tokenizer.model_max_length).input_ids.to(self.device)
-                out = self.models.text_encoder(input_ids, return_dict=True, output_hidden_states=True)
-                self._texts[prompt] = (out.text_embeds, out.hidden_states[-2])
+                self._texts[prompt] = self.encode_text(prompt)
                 while len(self._texts) > TEXT_CACHE_SIZE:
                     self._texts.popitem(last=False)
             self._texts.move_to_end(prompt)
             return self._texts[prompt]
+
+    @torch.no_grad()
+    def encode_text(self, prompt: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """CLIP-L over the prompt padded to all 77 positions, as aMUSEd was trained: the transformer
+        attends to every position, and CLIP is causal, so the padding's states carry the prompt
+        too; a shorter sequence would change the conditioning."""
+        tokenizer = self.models.tokenizer
+        if len(tokenizer.tokenize(prompt)) + 2 > tokenizer.model_max_length:  # + start and end
+            log.warning("prompt longer than the text encoder's %d tokens: the end is cut off",
+                        tokenizer.model_max_length)
+        input_ids = tokenizer([prompt], return_tensors="pt", padding="max_length", truncation=True,
+                              max_length=tokenizer.model_max_length).input_ids.to(self.device)
+        out = self.models.text_encoder(input_ids, return_dict=True, output_hidden_states=True)
+        return out.text_embeds, out.hidden_states[-2]
 
     def forget_prompts(self) -> None:
         with self._texts_lock:
@@ -175,11 +201,12 @@ class AmusedFamily:
     def read_prompt(self, prompt: str) -> str:
         return prompt  # CLIP-L was trained on people's own words
 
-    def conditioning(self, prompts: list[str], guided: list[bool]) -> TextConditioning:
-        """Rows for a batch: a guided picture gets [negative "", prompt] (the pipeline's order)."""
+    def conditioning(self, prompts: list[str], negative: list[bool]) -> TextConditioning:
+        """Rows for a batch: a picture with a negative row gets [negative "", prompt] (the
+        pipeline's order), one without it [prompt]."""
         rows = []
-        for prompt, g in zip(prompts, guided):
-            rows += [self.text(""), self.text(prompt)] if g else [self.text(prompt)]
+        for prompt, n in zip(prompts, negative):
+            rows += [self.text(""), self.text(prompt)] if n else [self.text(prompt)]
         sequence = torch.cat([r[1] for r in rows]).to(self.dtype)
         micro = torch.tensor([self.image_size, self.image_size, 0, 0, AESTHETIC_SCORE],
                              device=self.device, dtype=sequence.dtype)
@@ -188,26 +215,57 @@ class AmusedFamily:
 
     # -- predictions -----------------------------------------------------------------------------
     def predictor(self, settings: SamplerSettings) -> AmusedPredictor:
-        return AmusedPredictor(self, float(settings.guidance))
+        return AmusedPredictor(self, float(settings.guidance), reuses_blank(settings))
+
+    def transformer_pass(self, ids: torch.Tensor, cond: TextConditioning) -> torch.Tensor:
+        """(B, H, W) ids -> logits (B, V, H, W)."""
+        return self.models.transformer(ids.to(self.device), micro_conds=cond.micro_conds,
+                                       pooled_text_emb=cond.pooled, encoder_hidden_states=cond.sequence)
 
     @torch.no_grad()
-    def predictions(self, ids: list[torch.Tensor], prompts: list[str], guidance: list[float]
-                    ) -> list[sampler.Prediction]:
-        """One network pass for several pictures. Guidance applies above 1, as in aMUSEd."""
+    def blank_unconditional(self) -> torch.Tensor:
+        """The unconditional row (1, V, H, W) of a guided pass over a blank grid: every cell masked,
+        the empty negative prompt, the fixed micro-conds. It is the same for every picture's first
+        stage, so it is computed once per model and a first stage passes the prompt's row alone
+        (half the work of that pass). Computed at batch 1, it differs from the row of a batch-2
+        pass by float rounding only (see reuses_blank)."""
+        if self._blank_uncond is None:  # a benign race: two threads may both compute it
+            g = self.grid_size
+            blank = torch.full((1, g, g), self.mask_id, dtype=torch.long)
+            self._blank_uncond = self.transformer_pass(blank, self.conditioning([""], [False]))
+        return self._blank_uncond
+
+    def warm_up(self) -> None:
+        """What a first request would otherwise wait for, once per model: the previews' code
+        colours, the empty negative prompt's encoding and the blank grid's unconditional row."""
+        self.code_colours()
+        self.blank_unconditional()
+
+    @torch.no_grad()
+    def predictions(self, ids: list[torch.Tensor], prompts: list[str], guidance: list[float],
+                    reuse_blank: list[bool] | None = None) -> list[sampler.Prediction]:
+        """One network pass for several pictures. Guidance applies above 1, as in aMUSEd. Where
+        `reuse_blank` allows it, a blank grid's unconditional row comes from blank_unconditional."""
         g = self.grid_size
         guided = [w > 1.0 for w in guidance]
-        cond = self.conditioning(prompts, guided)
-        inputs = torch.cat([i.reshape(1, g, g).expand(2 if gd else 1, g, g) for i, gd in zip(ids, guided)])
-        out = self.models.transformer(inputs.to(self.device), micro_conds=cond.micro_conds,
-                                      pooled_text_emb=cond.pooled, encoder_hidden_states=cond.sequence)
+        reuse_blank = reuse_blank or [False] * len(ids)
+        cached = [gd and reuse and bool((i == self.mask_id).all()) for i, gd, reuse in zip(ids, guided, reuse_blank)]
+        negative = [gd and not c for gd, c in zip(guided, cached)]
+        blank_uncond = self.blank_unconditional() if any(cached) else None
+        cond = self.conditioning(prompts, negative)
+        inputs = torch.cat([i.reshape(1, g, g).expand(2 if n else 1, g, g) for i, n in zip(ids, negative)])
+        out = self.transformer_pass(inputs, cond)
         results, row, zeros = [], 0, torch.zeros(g * g)
-        for w, gd in zip(guidance, guided):
+        for w, gd, n in zip(guidance, guided, negative):
             if gd:
-                uncond, conditional = out[row:row + 1], out[row + 1:row + 2]
-                logits = uncond + w * (conditional - uncond)
+                uncond = out[row:row + 1] if n else blank_uncond
+                conditional = out[row + 1:row + 2] if n else out[row:row + 1]
+                # uncond + w * (cond - uncond), the pipeline's numbers (IEEE + and * commute), in
+                # place: two fewer (V, H, W) temporaries, 32 MB each at 512 px.
+                logits = (conditional - uncond).mul_(w).add_(uncond)
             else:
                 logits = out[row:row + 1]
-            row += 2 if gd else 1
+            row += 2 if n else 1
             # (1, V, H, W) -> (N, V) with the scheduler's own reshape and permute (same memory
             # layout, so its softmax and multinomial see the same numbers).
             logits = logits.reshape(1, self.codebook_size, g * g).permute(0, 2, 1)[0]
@@ -217,7 +275,8 @@ class AmusedFamily:
     def batch_predictions(self, states: list[GenerationState]) -> list[sampler.Prediction]:
         return self.predictions([torch.from_numpy(s.current.ids.reshape(-1)) for s in states],
                                 [s.current.prompt for s in states],
-                                [float(s.settings.guidance) for s in states])
+                                [float(s.settings.guidance) for s in states],
+                                [reuses_blank(s.settings) for s in states])
 
     # -- pictures --------------------------------------------------------------------------------
     @torch.no_grad()

@@ -1,6 +1,7 @@
 """aMUSEd's cost in the studio: `python -m studio_core bench --checkpoint random:amused-256` (or
 random:amused-512, or an aMUSEd pipeline folder). The random sizes are built in memory from the
-real configurations (amused_configs.py) and never written to disk.
+real configurations (amused_configs.py) and never written to disk (their code-colour table is kept
+in $STUDIO_CACHE, as a downloaded model's is: amused_configs.random_colour_cache).
 
 Per precision (float32, then bfloat16 for the transformer; the VQ and CLIP stay float32), one
 model loaded at a time: a guided network pass, a picture at 12 and at 16 stages (with and without
@@ -21,6 +22,7 @@ from pathlib import Path
 import torch
 
 from .device import PRECISIONS, choose_placement
+from .sampler import DRAWS
 
 PROMPT = "a watercolour painting of a lighthouse on a cliff at sunset"
 
@@ -46,7 +48,7 @@ class TimedPredictor:
 def build_family(checkpoint: str, precision: str, cpu: bool):
     """A random real-size aMUSEd ("random:amused-256") or a pipeline folder, in `precision`."""
     from .amused import AmusedFamily, AmusedModels
-    from .amused_configs import random_components
+    from .amused_configs import random_colour_cache, random_components
     from .family import load_family
 
     placement = choose_placement(cpu=cpu, precision=precision)
@@ -59,7 +61,7 @@ def build_family(checkpoint: str, precision: str, cpu: bool):
         parts[name].to(placement.device)
     models = AmusedModels(vqvae=parts["vqvae"], transformer=parts["transformer"], text_encoder=parts["text_encoder"],
                           tokenizer=parts["tokenizer"], mask_id=int(parts["scheduler"].config.mask_token_id))
-    return AmusedFamily(models, name=f"{size} (random weights)")
+    return AmusedFamily(models, name=f"{size} (random weights)", colour_cache=random_colour_cache(size))
 
 
 def seconds(action) -> float:
@@ -73,8 +75,10 @@ def note(label: str, value: float) -> None:
     print(f"  {label}: {value:.3f}", flush=True)
 
 
-def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int, quick: bool = False) -> dict:
+def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int, quick: bool = False,
+                stages: tuple[int, ...] = (12, 16)) -> dict:
     from . import sampler
+    from .amused import AmusedPredictor
     from .studio import Studio
 
     built = time.perf_counter()
@@ -83,70 +87,112 @@ def measure_one(checkpoint: str, precision: str, cpu: bool, runs: int, quick: bo
            "image_size": studio.image_size, "model": studio.model_name}
     print(f"{studio.model_name}, transformer {studio.precision}:", flush=True)
     note("model built (s)", row["build_s"])
-    settings12, settings16 = studio.settings(stages=12), studio.settings(stages=16)
+    settings12 = studio.settings(stages=12)
     blank = studio.start(PROMPT, 0, settings12)
-    predictor = studio.predictor(blank)
+    # The reference pass: the prompt's row and the negative one, computed (a blank grid's first
+    # stage takes its negative row from a cache: timed below as the first stage's pass).
+    predictor = AmusedPredictor(studio.family, float(settings12.guidance), reuse_blank=False)
     ids = torch.from_numpy(blank.current.ids.reshape(-1))
     predictor(ids, PROMPT)  # warm-up: first calls allocate, and the prompt is encoded and cached
     row["forward_s"] = statistics.median(seconds(lambda: predictor(ids, PROMPT)) for _ in range(max(runs, 3)))
     note("guided pass (s)", row["forward_s"])
-    pictures, overheads, decodes = {12: [], 16: []}, [], []
-    plans = ((12, settings12), (16, settings16)) if not quick else ((1, studio.settings(stages=1)),)
-    for run in range(runs):
-        for stages, settings in plans:
-            timed = TimedPredictor(studio.predictor(blank))
-            state = studio.start(PROMPT, run, settings)
-            started = time.perf_counter()
-            for state in sampler.run_to_end(state, timed):
-                pass
-            loop = time.perf_counter() - started
-            decode = seconds(lambda: studio.decode(state.current))
-            pictures.setdefault(stages, []).append((loop, loop + decode))
-            overheads.append((loop - timed.seconds) / stages)
-            decodes.append(decode)
-            note(f"picture, {stages} stages (s)", loop)
-            note("full decode (s)", decode)
-    for stages in (12, 16):  # not timed in a quick run (NaN in the table)
-        row[f"picture_{stages}_s"] = statistics.median(t for t, _ in pictures[stages]) if pictures[stages] else math.nan
-        row[f"picture_{stages}_decoded_s"] = (statistics.median(t for _, t in pictures[stages])
-                                              if pictures[stages] else math.nan)
-    row.update({"decode_s": statistics.median(decodes), "overhead_per_stage_s": statistics.median(overheads)})
-    row["overhead_share"] = row["overhead_per_stage_s"] / row["forward_s"]
-    note("adapter overhead per stage (s)", row["overhead_per_stage_s"])
-    row["colour_table_s"] = seconds(studio.family.code_colours)  # once per model (the app: at start)
-    note("code-colour table (s)", row["colour_table_s"])
+    studio.family.blank_unconditional()  # once per model (the app's warm_up at start)
 
-    def first_preview() -> float:
-        # A new prompt's text encoding is part of the first preview; the empty negative prompt is
-        # encoded once per model (the first request caches it), so it is cached here too.
-        studio.forget_prompts()
-        studio.family.text("")
+    def picture(settings, seed: int) -> tuple[float, float, "object"]:
+        """(seconds of the stages, seconds of the network passes in them, the last state)."""
+        state = studio.start(PROMPT, seed, settings)
+        timed = TimedPredictor(studio.predictor(state))
         started = time.perf_counter()
-        state = studio.step(studio.start(PROMPT, 1, settings12))
+        for state in sampler.run_to_end(state, timed):
+            pass
+        return time.perf_counter() - started, timed.seconds, state
+
+    pictures, overheads, decodes = {}, [], []
+    one_stage = {draws: [] for draws in DRAWS}
+    plans = [(n, studio.settings(stages=n)) for n in stages] if not quick else []
+    for run in range(runs):
+        for n, settings in plans:
+            loop, passes, state = picture(settings, run)
+            decode = seconds(lambda: studio.decode(state.current))
+            pictures.setdefault(n, []).append((loop, loop + decode))
+            overheads.append((loop - passes) / n)
+            decodes.append(decode)
+            note(f"picture, {n} stages (s)", loop)
+            note("full decode (s)", decode)
+        # The worst case for the overhead, every cell drawn at once: a one-stage picture, with the
+        # default draws and with the pipeline's (the draws before "fast" existed), in alternation.
+        for draws in DRAWS:
+            loop, passes, state = picture(studio.settings(stages=1, draws=draws), run)
+            one_stage[draws].append(loop - passes)
+            note(f"one-stage picture's overhead, {draws} draws (s)", loop - passes)
+        if quick:
+            decodes.append(seconds(lambda: studio.decode(state.current)))
+            note("full decode (s)", decodes[-1])
+    for n, times in pictures.items():
+        row[f"picture_{n}_s"] = statistics.median(t for t, _ in times)
+        row[f"picture_{n}_decoded_s"] = statistics.median(t for _, t in times)
+    row.update({"decode_s": statistics.median(decodes),
+                "overhead_per_stage_s": statistics.median(overheads) if overheads else math.nan})
+    note("adapter overhead per stage (s)", row["overhead_per_stage_s"])
+    for draws in DRAWS:
+        row[f"overhead_1_{draws}_s"] = statistics.median(one_stage[draws])
+    cache = studio.family.colour_cache
+    row["colour_table_cached"] = cache is not None and cache.is_file()
+    row["colour_table_s"] = seconds(studio.family.code_colours)  # once per model (the app: at start)
+    note("code-colour table (s)" + (", read from the cache" if row["colour_table_cached"] else ""),
+         row["colour_table_s"])
+    studio.family.warm_up()  # as the app does at start: the negative prompt, the blank grid's row
+
+    def new_prompt_text() -> float:
+        studio.forget_prompts()
+        return seconds(lambda: studio.family.text(PROMPT))
+
+    first_stage = studio.predictor(blank)  # the default settings: the blank row from the cache
+
+    def first_preview(settings) -> float:
+        # A new prompt's text encoding is part of the first preview; the empty negative prompt and
+        # the blank grid's unconditional row are computed once per model (warm_up, at the app's start).
+        studio.forget_prompts()
+        started = time.perf_counter()
+        state = studio.step(studio.start(PROMPT, 1, settings))
         studio.picture(state.current, scale=1, preview=True)
         return time.perf_counter() - started
 
     # Each first preview beside a guided pass timed just before it: on a shared machine the load
-    # changes from minute to minute, and the target is relative to a pass.
-    pairs = [(seconds(lambda: predictor(ids, PROMPT)), first_preview()) for _ in range(max(runs, 2))]
-    row["first_preview_s"] = statistics.median(p for _, p in pairs)
-    row["preview_beyond_pass_s"] = statistics.median(p - f for f, p in pairs)
-    note("first preview (s)", row["first_preview_s"])
-    note("first preview less the pass timed just before it (s)", row["preview_beyond_pass_s"])
+    # changes from minute to minute, and the target is relative to a pass. Beside them, in
+    # alternation: the parts of the first preview (a new prompt's text encoding, the first stage's
+    # pass), and the first preview with the pipeline's draws (every row by torch.multinomial, both
+    # rows of the first pass computed: the path before "fast" draws and the cached blank row).
+    settings_pipeline = studio.settings(stages=12, draws="pipeline")
+    rounds = [{"pass": seconds(lambda: predictor(ids, PROMPT)), "text": new_prompt_text(),
+               "first_pass": seconds(lambda: first_stage(ids, PROMPT)),
+               "fast": first_preview(settings12), "pipeline": first_preview(settings_pipeline)}
+              for _ in range(max(runs, 3))]
+    row["text_s"] = statistics.median(r["text"] for r in rounds)
+    row["first_pass_s"] = statistics.median(r["first_pass"] for r in rounds)
+    note("a new prompt's text encoding (s)", row["text_s"])
+    note("first stage's network pass (s)", row["first_pass_s"])
+    for draws in DRAWS:
+        row[f"first_preview_{draws}_s"] = statistics.median(r[draws] for r in rounds)
+        row[f"preview_beyond_pass_{draws}_s"] = statistics.median(r[draws] - r["pass"] for r in rounds)
+        note(f"first preview, {draws} draws (s)", row[f"first_preview_{draws}_s"])
+        note(f"first preview less the pass timed just before it, {draws} draws (s)",
+             row[f"preview_beyond_pass_{draws}_s"])
     row["peak_memory_mb"] = peak_memory_mb()
-    del studio, predictor
+    del studio, predictor, first_stage
     gc.collect()
     return row
 
 
 def benchmark_amused(checkpoint: str, runs: int = 2, cpu: bool = False, precisions: tuple[str, ...] = ("fp32", "bf16"),
-                     quick: bool = False) -> list[dict]:
-    """`quick`: a one-stage picture instead of the 12- and 16-stage ones (for a slow machine)."""
+                     quick: bool = False, stages: tuple[int, ...] = (12, 16)) -> list[dict]:
+    """`quick`: one-stage pictures only (for a slow machine); else pictures of each of `stages`
+    (12 and 16 unless told) too."""
     rows = []
     for precision in precisions:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-        rows.append(measure_one(checkpoint, precision, cpu, runs, quick))
+        rows.append(measure_one(checkpoint, precision, cpu, runs, quick, stages))
         print(markdown_table(rows[-1:]), flush=True)  # each as soon as measured: a slow machine shows some
     print(markdown_table(rows))
     first = rows[0]
@@ -158,20 +204,32 @@ def benchmark_amused(checkpoint: str, runs: int = 2, cpu: bool = False, precisio
 
 def markdown_table(rows: list[dict]) -> str:
     def ms(value: float) -> str:
-        return "not timed (--quick)" if math.isnan(value) else f"{1000 * value:,.0f} ms"
+        return "not timed" if math.isnan(value) else f"{1000 * value:,.0f} ms"
+
+    def overhead(r: dict, key: str) -> str:
+        value = r[key]
+        return ms(value) if math.isnan(value) else f"{1000 * value:.1f} ms: {100 * value / r['forward_s']:.2f} % of a pass"
 
     measures = [
         ("one guided network pass (batch 2)", lambda r: ms(r["forward_s"])),
-        ("first preview on screen (new prompt's text encoding, 1 stage, code colours)", lambda r: ms(r["first_preview_s"])),
-        ("  less a pass timed just before it (target <= 50 ms)", lambda r: ms(r["preview_beyond_pass_s"])),
-        ("picture, 12 stages (stages only)", lambda r: ms(r["picture_12_s"])),
-        ("picture, 12 stages, with the final decode", lambda r: ms(r["picture_12_decoded_s"])),
-        ("picture, 16 stages (stages only)", lambda r: ms(r["picture_16_s"])),
-        ("picture, 16 stages, with the final decode", lambda r: ms(r["picture_16_decoded_s"])),
+        ("first preview on screen (new prompt's text encoding, 1 stage, code colours)",
+         lambda r: ms(r["first_preview_fast_s"])),
+        ("  less a pass timed just before it (target <= 50 ms)", lambda r: ms(r["preview_beyond_pass_fast_s"])),
+        ("  in it: a new prompt's text encoding", lambda r: ms(r["text_s"])),
+        ("  in it: the first stage's pass (the prompt's row; the blank negative row cached)",
+         lambda r: ms(r["first_pass_s"])),
+        ("  the same with --draws pipeline (multinomial, both rows computed)", lambda r: ms(r["first_preview_pipeline_s"])),
+        ("  less a pass timed just before it", lambda r: ms(r["preview_beyond_pass_pipeline_s"])),
+        *[row for n in sorted({int(k.split("_")[1]) for r in rows for k in r if k.startswith("picture_")})
+          for row in ((f"picture, {n} stages (stages only)", lambda r, n=n: ms(r.get(f"picture_{n}_s", math.nan))),
+                      (f"picture, {n} stages, with the final decode",
+                       lambda r, n=n: ms(r.get(f"picture_{n}_decoded_s", math.nan))))],
         ("full VQ decode", lambda r: ms(r["decode_s"])),
-        ("adapter overhead per stage (beside the passes)", lambda r: f"{1000 * r['overhead_per_stage_s']:.1f} ms"),
-        ("  as a share of one pass (target <= 5 %)", lambda r: f"{100 * r['overhead_share']:.2f} %"),
-        ("code-colour table (once per model)", lambda r: ms(r["colour_table_s"])),
+        ("adapter overhead per stage (beside the passes), over those pictures", lambda r: overhead(r, "overhead_per_stage_s")),
+        ("adapter overhead of a one-stage picture (every cell drawn)", lambda r: overhead(r, "overhead_1_fast_s")),
+        ("  the same with --draws pipeline", lambda r: overhead(r, "overhead_1_pipeline_s")),
+        ("code-colour table (once per model)", lambda r: ms(r["colour_table_s"])
+         + (" (read from $STUDIO_CACHE)" if r["colour_table_cached"] else "")),
         ("random model built in memory", lambda r: ms(r["build_s"])),
         ("peak memory of the process so far", lambda r: f"{r['peak_memory_mb']:,.0f} MB"),
     ]

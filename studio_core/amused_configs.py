@@ -84,6 +84,17 @@ def random_components(size: str, seed: int = 0) -> dict:
             "tokenizer": tokenizer, "scheduler": AmusedScheduler(mask_token_id=mask_id)}
 
 
+def random_colour_cache(size: str, seed: int = 0) -> Path:
+    """Where the benchmark keeps a random model's code-colour table: its weights are a pure function
+    of (size, seed) under one torch and diffusers (torch.manual_seed before the modules are built),
+    so the table (a minute or two of VQ decodes) is computed once, like a downloaded model's."""
+    import diffusers
+
+    from .family import colour_cache_root
+
+    return colour_cache_root() / f"random-{size}-seed{seed}-torch{torch.__version__}-diffusers{diffusers.__version__}.npy"
+
+
 def save_random_pipeline(size: str, directory: Path, seed: int = 0) -> Path:
     """An aMUSEd pipeline folder (model_index.json and the five components) with random weights,
     written by the deprecated pipeline's own save_pretrained, as one from the hub is laid out."""

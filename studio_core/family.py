@@ -63,6 +63,10 @@ class ModelFamily(Protocol):
     def forget_prompts(self) -> None:
         """Drop cached text conditioning (benchmarks time a prompt's first use)."""
 
+    def warm_up(self) -> None:
+        """Compute what every first request would otherwise wait for, once per model (the app calls
+        it at start)."""
+
     def read_prompt(self, prompt: str) -> str:
         """The words the text encoder is given for a prompt: as typed, or said again in the words
         a bundled model was trained on (prompt_reader.py)."""
@@ -109,8 +113,11 @@ def colour_cache_file(weights: Path) -> Path:
 
     stat = weights.stat()
     key = hashlib.sha1(f"{weights.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:20]
-    root = Path(os.environ.get("STUDIO_CACHE") or Path.home() / ".cache" / "progressive-studio")
-    return root / "code-colours" / f"{key}.npy"
+    return colour_cache_root() / f"{key}.npy"
+
+
+def colour_cache_root() -> Path:
+    return Path(os.environ.get("STUDIO_CACHE") or Path.home() / ".cache" / "progressive-studio") / "code-colours"
 
 
 def cached_colours(cache: Path | None, codebook_size: int, compute) -> np.ndarray:

@@ -22,8 +22,10 @@ with ``"prompt_reader": "shapes"`` in its studio.json; `READERS` lists the reade
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Callable
 
 from .data.shapes import BACKGROUND_COLOURS, OBJECT_COLOURS, POSITIONS, is_grammar_caption
@@ -108,15 +110,46 @@ VERTICAL_OF, HORIZONTAL_OF = _index(VERTICAL_WORDS), _index(HORIZONTAL_WORDS)
 assert set(COLOUR_WORDS) == set(OBJECT_COLOURS) and set(BACKGROUND_WORDS) == set(BACKGROUND_COLOURS)
 
 
+@dataclass(frozen=True)
+class Lexicon:
+    """What one model's world has words for: its things (word -> the model's name for it), their
+    colours, its backgrounds, and how many things a picture holds. Names of several words ("cat
+    face") are folded into one word before reading, longest first, so that the words inside a
+    name ("upside-down face", "top hat") are not read as places."""
+
+    things: dict[str, str]
+    colours: dict[str, str]
+    backgrounds: dict[str, str]
+    max_things: int
+
+    def __post_init__(self):
+        several = sorted((w for w in self.things if " " in w), key=len, reverse=True)
+        tokens = {name: f"xname{i}x" for i, name in enumerate(several)}
+        pattern = re.compile(r"\b(?:" + "|".join(re.escape(n) for n in several) + r")\b") if several else None
+        object.__setattr__(self, "_tokens", tokens)
+        object.__setattr__(self, "_pattern", pattern)
+        object.__setattr__(self, "_words", {**self.things, **{t: self.things[n] for n, t in tokens.items()}})
+
+    def fold_names(self, text: str) -> str:
+        return text if self._pattern is None else self._pattern.sub(lambda m: self._tokens[m.group(0)], text)
+
+    def thing_of(self, word: str) -> str | None:
+        return self._words.get(word)
+
+
+SHAPES_LEXICON = Lexicon(things=SHAPE_OF, colours=COLOUR_OF, backgrounds=BACKGROUND_OF, max_things=MAX_OBJECTS)
+
+
 # ---------------------------------------------------------------------------------------------
 # What was read
 
 
 @dataclass
 class Thing:
-    """One shape as the prompt describes it; None where the prompt does not say."""
+    """One thing as the prompt describes it (`what`: the model's name for it); None where the
+    prompt does not say."""
 
-    shape: str
+    what: str
     at: int  # the noun's word index: adjectives and places bind by distance to it
     colour: str | None = None
     size: str | None = None
@@ -125,20 +158,23 @@ class Thing:
 
 
 @dataclass(frozen=True)
-class ShapesReading:
-    """The scene a shapes prompt asks for, as far as the prompt says it."""
+class Reading:
+    """The scene a prompt asks for, as far as the prompt says it."""
 
     things: tuple[Thing, ...]
     background: str | None = None
     notes: tuple[str, ...] = field(default=())
+
+    @property
+    def in_reading_order(self) -> tuple[Thing, ...]:
+        return tuple(sorted(self.things, key=lambda t: POSITIONS.index(t.position) if t.position else 0))
 
     def caption(self) -> str:
         """The scene in the grammar's canonical words (what `shapes-v1` trained on most). The things
         are said in reading order, top left to bottom right, as every training caption says them:
         the model learned that order (said the other way round, two-object prompts were followed
         20 points less often: 44 % against 64 %, `evaluate --single 100 --pairs 50`)."""
-        things = sorted(self.things, key=lambda t: POSITIONS.index(t.position) if t.position else 0)
-        parts = [_thing_phrase(t) for t in things]
+        parts = [_thing_phrase(t) for t in self.in_reading_order]
         text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
         if self.background is not None:
             text += f" on a {self.background} background"
@@ -153,7 +189,7 @@ _CANONICAL_PLACE = {
 
 
 def _thing_phrase(thing: Thing) -> str:
-    words = [w for w in (thing.size, thing.colour, thing.shape) if w]
+    words = [w for w in (thing.size, thing.colour, thing.what) if w]
     article = "an" if words[0][0] in "aeiou" else "a"
     where = f" {_CANONICAL_PLACE[thing.position]}" if thing.position else ""
     return f"{article} {' '.join(words)}{where}"
@@ -163,17 +199,19 @@ def _thing_phrase(thing: Thing) -> str:
 # Reading
 
 
-def words_of(prompt: str) -> list[str]:
-    """Lower-case words, hyphens as spaces ("top-right", "right-hand"), commas kept as words."""
+def words_of(prompt: str, lexicon: Lexicon = SHAPES_LEXICON) -> list[str]:
+    """Lower-case words, hyphens as spaces ("top-right", "right-hand"), commas kept as words, the
+    lexicon's names of several words folded into one."""
     text = prompt.lower().replace("-", " ").replace("_", " ")
-    text = re.sub(r"[^\w\s,;&+]", " ", text)
+    text = re.sub(r"[^\w\s,;&+']", " ", text)
     text = re.sub(r"([,;&+])", r" \1 ", text)
+    text = lexicon.fold_names(" ".join(text.split())).replace("'", " ")
     for pattern, replacement in PHRASES:
         text = re.sub(pattern, replacement, text)
     return text.split()
 
 
-def read_background(words: list[str]) -> tuple[str | None, set[int]]:
+def read_background(words: list[str], lexicon: Lexicon = SHAPES_LEXICON) -> tuple[str | None, set[int]]:
     """The background colour and the word indices that said it ("on a navy background", "navy
     backdrop", "the background is dark blue", "... on black")."""
     for i, word in enumerate(words):
@@ -184,23 +222,28 @@ def read_background(words: list[str]) -> tuple[str | None, set[int]]:
         nearby = sorted(range(max(0, i - 3), min(len(words), i + 4)), key=lambda j: (abs(j - i), j > i))
         for j in nearby:
             between = words[min(i, j) + 1:max(i, j)]
-            if (words[j] in BACKGROUND_OF or words[j] in COLOUR_OF) and not any(w in SHAPE_OF for w in between):
-                return BACKGROUND_OF.get(words[j]), set(range(min(i, j), max(i, j) + 1))
+            said = words[j] in lexicon.backgrounds or words[j] in lexicon.colours or words[j] in _ANY_COLOUR
+            if said and not any(lexicon.thing_of(w) for w in between):
+                return lexicon.backgrounds.get(words[j]), set(range(min(i, j), max(i, j) + 1))
         return None, {i}
     # "a red circle on black": "on" + a colour that no noun follows in its clause.
     for i in range(len(words) - 1):
         if words[i] in ("on", "over", "against"):
             j = i + 1 + (words[i + 1] in ("a", "an", "the", "plain"))
-            if j < len(words) and words[j] in BACKGROUND_OF and not _noun_follows(words, j + 1):
-                return BACKGROUND_OF[words[j]], set(range(i, j + 1))
+            if j < len(words) and words[j] in lexicon.backgrounds and not _noun_follows(words, j + 1, lexicon):
+                return lexicon.backgrounds[words[j]], set(range(i, j + 1))
     return None, set()
 
 
-def _noun_follows(words: list[str], start: int) -> bool:
+# Colour words of any model: a background of a colour the model cannot draw is still a background.
+_ANY_COLOUR = set(COLOUR_OF) | set(BACKGROUND_OF)
+
+
+def _noun_follows(words: list[str], start: int, lexicon: Lexicon) -> bool:
     for word in words[start:]:
         if word in SEPARATORS:
             return False
-        if word in SHAPE_OF:
+        if lexicon.thing_of(word):
             return True
     return False
 
@@ -215,16 +258,16 @@ def clause_of(words: list[str]) -> list[int]:
     return clauses
 
 
-def read_things(words: list[str], skip: set[int]) -> list[Thing]:
-    """The shapes named, each with the colour, size and count words that describe it."""
-    things = [Thing(SHAPE_OF[w], i) for i, w in enumerate(words) if w in SHAPE_OF and i not in skip]
+def read_things(words: list[str], skip: set[int], lexicon: Lexicon = SHAPES_LEXICON) -> list[Thing]:
+    """The things named, each with the colour, size and count words that describe it."""
+    things = [Thing(lexicon.thing_of(w), i) for i, w in enumerate(words) if lexicon.thing_of(w) and i not in skip]
     if not things:
         return []
     clauses = clause_of(words)
     for i, word in enumerate(words):
         if i in skip:
             continue
-        for table, attribute in ((COLOUR_OF, "colour"), (SIZE_OF, "size"), (COUNT_WORDS, "count")):
+        for table, attribute in ((lexicon.colours, "colour"), (SIZE_OF, "size"), (COUNT_WORDS, "count")):
             if word in table:
                 thing = _described_by(things, clauses, i)
                 if attribute == "count" or getattr(thing, attribute) is None:
@@ -322,20 +365,28 @@ def fill_places(things: list[Thing]) -> list[Thing]:
     return things
 
 
-def read_shapes_prompt(prompt: str) -> ShapesReading | None:
-    """The scene a prompt asks of the shapes model, or None where it names no shape."""
-    words = words_of(prompt)
-    background, background_words = read_background(words)
-    things = read_things(words, background_words)
+def read_scene(prompt: str, lexicon: Lexicon) -> Reading | None:
+    """The scene a prompt asks of a model whose world `lexicon` names, or None where it names
+    nothing of that world."""
+    words = words_of(prompt, lexicon)
+    background, background_words = read_background(words, lexicon)
+    things = read_things(words, background_words, lexicon)
     if not things:
         return None
     read_places(words, background_words, things)
     things = expand_counts(things)
     notes = ()
-    if len(things) > MAX_OBJECTS:
-        notes = (f"the shapes model draws at most {MAX_OBJECTS} shapes; the first {MAX_OBJECTS} are drawn",)
-        things = things[:MAX_OBJECTS]
-    return ShapesReading(tuple(fill_places(things)), background, notes)
+    if len(things) > lexicon.max_things:
+        notes = (f"the model draws at most {lexicon.max_things} things; the first {lexicon.max_things} are drawn",)
+        things = things[:lexicon.max_things]
+    return Reading(tuple(things), background, notes)
+
+
+def read_shapes_prompt(prompt: str) -> Reading | None:
+    """The scene a prompt asks of the shapes model (every shape in a cell of its own), or None
+    where it names no shape."""
+    reading = read_scene(prompt, SHAPES_LEXICON)
+    return None if reading is None else replace(reading, things=tuple(fill_places(list(reading.things))))
 
 
 def shapes_reader(prompt: str) -> str:
@@ -349,9 +400,87 @@ def shapes_reader(prompt: str) -> str:
     return reading.caption()
 
 
-def in_reading_order(reading: ShapesReading) -> bool:
+def in_reading_order(reading: Reading) -> bool:
     order = [POSITIONS.index(t.position) for t in reading.things]
     return order == sorted(order)
+
+
+assert set(POSITIONS) == set(_CANONICAL_PLACE)
+
+
+# ---------------------------------------------------------------------------------------------
+# The emoji model: its things are the emoji's names (CLDR names and aliases, shipped with the
+# checkpoint as names.json, since the app needs no CLDR files); a prompt that says no size, place
+# or background asks for the emoji alone (a "bare name", as large as the picture).
+
+EMOJI_BACKGROUND_WORDS = {
+    "white": ("white", "ivory", "snow", "cream", "plain", "blank"),
+    "black": ("black", "dark", "night", "jet", "charcoal", "ebony"),
+    "gray": ("gray", "grey", "silver", "slate", "ash", "grayish", "greyish"),
+    "blue": ("blue", "navy", "navyblue", "darkblue", "lightblue", "skyblue", "sky", "azure", "cobalt",
+             "indigo", "bluish"),
+    "green": ("green", "lime", "olive", "emerald", "grass", "mint", "forest", "greenish", "teal"),
+    "pink": ("pink", "rose", "magenta", "fuchsia", "salmon", "blush", "pinkish"),
+}
+EMOJI_MAX_THINGS = 2  # the most emoji a training scene holds
+
+
+def name_words(name: str) -> str:
+    """A name as `words_of` sees it: lower case, hyphens and underscores as spaces."""
+    return " ".join(name.lower().replace("-", " ").replace("_", " ").split())
+
+
+def emoji_lexicon(names: dict[str, list[str]]) -> Lexicon:
+    """`names`: each emoji's CLDR name -> its aliases. Plurals ("two cats") name the emoji too.
+    Where two emoji share a word, a CLDR name wins over an alias, and an alias over a plural
+    ("egg" is the egg, not the alias of "cooking"; "stars" the alias of "shooting star")."""
+    things: dict[str, str] = {}
+    for pick in (lambda n, a: [n], lambda n, a: a, lambda n, a: [w + "s" for w in (n, *a)]):
+        for name, aliases in names.items():
+            for words in pick(name, aliases):
+                things.setdefault(name_words(words), name)
+    return Lexicon(things=things, colours={}, backgrounds=_index(EMOJI_BACKGROUND_WORDS),
+                   max_things=EMOJI_MAX_THINGS)
+
+
+def emoji_caption(reading: Reading) -> str:
+    """The emoji data's canonical words: the bare name where nothing but the emoji is asked for,
+    else every emoji with its size and place, in reading order, and the background when said."""
+    things = reading.things
+    if len(things) == 1 and reading.background is None and things[0].size is None and things[0].position is None:
+        return things[0].what
+    things = fill_places([replace(t) for t in things])
+    parts = []
+    for thing in sorted(things, key=lambda t: POSITIONS.index(t.position)):
+        size = thing.size or "large"
+        parts.append(f"a {size} {thing.what} {_CANONICAL_PLACE[thing.position]}")
+    text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return text + (f" on a {reading.background} background" if reading.background else "")
+
+
+class EmojiReader:
+    """Reads a prompt into the emoji model's canonical words; names no emoji: as typed."""
+
+    def __init__(self, names: dict[str, list[str]]):
+        self.lexicon = emoji_lexicon(names)
+
+    def __call__(self, prompt: str) -> str:
+        reading = read_scene(prompt, self.lexicon)
+        return prompt if reading is None else emoji_caption(reading)
+
+    @classmethod
+    def from_checkpoint(cls, directory: Path) -> "EmojiReader":
+        path = Path(directory) / EMOJI_NAMES_FILE
+        try:
+            names = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{path}: the emoji reader needs the model's emoji names ({err})") from err
+        if not isinstance(names, dict) or not all(isinstance(v, list) for v in names.values()):
+            raise ValueError(f"{path}: must map each emoji name to a list of aliases")
+        return cls(names)
+
+
+EMOJI_NAMES_FILE = "names.json"
 
 
 def as_typed(prompt: str) -> str:
@@ -359,5 +488,9 @@ def as_typed(prompt: str) -> str:
 
 
 PromptReader = Callable[[str], str]
-READERS: dict[str, PromptReader] = {"shapes": shapes_reader, "none": as_typed}
-assert set(POSITIONS) == set(_CANONICAL_PLACE)
+# Each reader is made for a checkpoint folder (the emoji reader reads its names from there).
+READERS: dict[str, Callable[[Path], PromptReader]] = {
+    "none": lambda directory: as_typed,
+    "shapes": lambda directory: shapes_reader,
+    "emoji": EmojiReader.from_checkpoint,
+}

@@ -25,6 +25,9 @@ from .state import GenerationState, SamplerSettings, TokenFrame, blank_frame
 
 STRATEGIES = ("qerror", "qerror-high", "importance", "confidence", "random", "raster")
 REVISION_MODES = ("visible", "hidden")
+# How candidate tokens are drawn (SamplerSettings.draws): "fast", inverse-CDF sampling of the rows
+# a frame may place; "pipeline", the calls of aMUSEd's scheduler over every row (see draw_candidates).
+DRAWS = ("fast", "pipeline")
 # MaskGIT's choice temperature: the scale of the Gumbel noise on log-confidence at the first stage
 # (annealed to 0), so early stages explore placements; aMUSEd's scheduler starts at 2 instead.
 MASKGIT_CHOICE_TEMPERATURE = 4.5
@@ -46,10 +49,11 @@ class Prediction:
 class FamilyRules:
     """How a model family's stage draws, orders and revises, where families differ.
 
-    `multinomial_draws`: candidates drawn with torch.multinomial over softmax(logits) and the
-    confidence noise drawn with `uniform_`, the calls aMUSEd's scheduler makes, in its order, so a
-    studio stage over an aMUSEd model makes the tokens AmusedPipeline makes from the same random
-    stream. Otherwise the faster inverse-CDF draw (`draw`).
+    `fine_draws`: the fast draw's running sum and uniform numbers in float64. At aMUSEd's 8192
+    codes float32 ones distort the distribution by a total variation of up to 7e-5 (measured on
+    logits of spread 3; 24-bit uniforms, rounding of the running sum); in float64 what is left is
+    the float32 rounding of the probabilities themselves, which the pipeline's own draw shares. The bundled models (512 codes)
+    keep float32, so their tokens for a seed stay what their measured figures were made with.
     `confidence_noise`: how the Gumbel noise on log-confidence anneals over a run's stages:
     "maskgit", MaskGIT's choice temperature 4.5 times (1 - progress), for the bundled models;
     "amused", aMUSEd's scheduler's `torch.linspace(2, 0, stages)`.
@@ -58,7 +62,7 @@ class FamilyRules:
     hides the candidates and re-predicts them in a second pass (the only meaningful judgement for a
     model trained on masked tokens alone, such as aMUSEd)."""
     strategies: tuple[str, ...]
-    multinomial_draws: bool = False
+    fine_draws: bool = False
     confidence_noise: str = "maskgit"
     revision_modes: tuple[str, ...] = ("visible", "hidden")
 
@@ -93,6 +97,8 @@ def validate_settings(settings: SamplerSettings, num_tokens: int) -> SamplerSett
     finite("temperature", settings.temperature, 1e-3, 10.0)
     finite("revision", settings.revision, 0.0, 4.0)
     finite("revision_threshold", settings.revision_threshold, 0.0, 1.0)
+    if settings.draws not in DRAWS:
+        raise SettingsError(f"draws must be one of {DRAWS}, got {settings.draws!r}")
     if settings.revision_mode not in REVISION_MODES:
         raise SettingsError(f"revision_mode must be one of {REVISION_MODES}, got {settings.revision_mode!r}")
     if settings.strategy not in STRATEGIES:
@@ -120,22 +126,35 @@ def frame_generator(seed: int, frame_index: int) -> torch.Generator:
 
 
 def sampling_probs(logits: torch.Tensor, temperature: float, top_k: int) -> torch.Tensor:
-    logits = logits.float() / temperature
+    logits = logits.float()
+    if temperature != 1.0:  # x / 1.0 is x: no copy of a (1024, 8192) grid to divide by one
+        logits = logits / temperature
     if 0 < top_k < logits.shape[-1]:
         kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
     return torch.softmax(logits, dim=-1)
 
 
-def draw(probs: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def draw(probs: torch.Tensor, generator: torch.Generator, fine: bool = False,
+         u: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """A token for every row, and its probability. Inverse-CDF sampling: one uniform number per
     row against the running sum. On a CPU, torch.multinomial over 256 x 512 probabilities cost a
-    quarter of a stage; this costs a few per cent. A zero-probability token is never drawn
-    (`right=True` skips the flat stretch of the running sum it leaves)."""
-    cdf = probs.cumsum(-1)
-    u = torch.rand(probs.shape[0], 1, generator=generator, dtype=cdf.dtype) * cdf[:, -1:]
-    tokens = torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp_max(probs.shape[-1] - 1)
+    quarter of a stage (it draws an exponential number for every code of every row and takes the
+    argmax of p / q); this costs a few per cent. A zero-probability token is never drawn
+    (`right=True` skips the flat stretch of the running sum it leaves). `fine`: in float64 (see
+    FamilyRules). `u`: the rows' uniform numbers (row_uniforms), when drawn beforehand."""
+    dtype = torch.float64 if fine else probs.dtype
+    # Converted first, then summed in place: cumsum(dtype=float64) makes the same numbers a third slower.
+    cdf = probs.to(dtype).cumsum_(-1) if fine else probs.cumsum(-1)
+    if u is None:
+        u = row_uniforms(probs.shape[0], generator, dtype)
+    tokens = torch.searchsorted(cdf, u.to(dtype) * cdf[:, -1:], right=True).squeeze(-1).clamp_max(probs.shape[-1] - 1)
     return tokens, probs.gather(-1, tokens[:, None]).squeeze(-1)
+
+
+def row_uniforms(count: int, generator: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
+    """(count, 1) uniform numbers in [0, 1), one per row, in the order `draw` takes them."""
+    return torch.rand(count, 1, generator=generator, dtype=dtype)
 
 
 def placement_scores(strategy: str, prediction: Prediction, candidate_probs: torch.Tensor,
@@ -204,21 +223,23 @@ def revision_choices(probs: torch.Tensor, ids: torch.Tensor, revisable: np.ndarr
     return top_positions(-current, doubtful, budget)
 
 
-def draw_replacements(probs: torch.Tensor, ids: torch.Tensor, where: np.ndarray,
-                      generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Tokens for revised positions (only those rows are drawn), with the current token excluded
-    (a revision that redraws the same token would be no revision). Elsewhere: the current ids."""
-    tokens, chosen = ids.clone(), torch.zeros(len(ids), dtype=probs.dtype)
+def draw_replacements(logits: torch.Tensor, settings: SamplerSettings, ids: torch.Tensor, where: np.ndarray,
+                      generator: torch.Generator, fine: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Tokens for revised positions from the drawing distribution (computed for those rows only),
+    with the current token excluded (a revision that redraws the same token would be no
+    revision). Elsewhere: the current ids."""
+    tokens, chosen = ids.clone(), torch.zeros(len(ids))
     rows = torch.from_numpy(np.flatnonzero(where))
     if not len(rows):
         return tokens, chosen
+    probs = sampling_probs(logits[rows], settings.temperature, settings.top_k)
     current = ids[rows].clamp_max(probs.shape[-1] - 1)
-    excluded = probs[rows].clone()
+    excluded = probs.clone()
     excluded[torch.arange(len(rows)), current] = 0.0
     empty = excluded.sum(-1) <= 0
-    excluded[empty] = probs[rows[empty]]  # a one-hot distribution: nothing else to draw
+    excluded[empty] = probs[empty]  # a one-hot distribution: nothing else to draw
     excluded = excluded / excluded.sum(-1, keepdim=True).clamp_min(1e-12)
-    tokens[rows], chosen[rows] = draw(excluded, generator)
+    tokens[rows], chosen[rows] = draw(excluded, generator, fine)
     return tokens, chosen
 
 
@@ -255,35 +276,48 @@ class Revision:
 
 
 def draw_candidates(logits: torch.Tensor, settings: SamplerSettings, rules: FamilyRules,
-                    generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The drawing distribution, a candidate token everywhere and its probability. With
-    `multinomial_draws` at temperature 1 and no top-k these are the very calls of aMUSEd's
-    scheduler (`softmax`, then `multinomial` over every row), so its random stream is matched."""
-    if rules.multinomial_draws:
+                    generator: torch.Generator, eligible: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """A candidate token at every position the frame may place (`eligible`) and its probability
+    under the drawing distribution; elsewhere token 0 with probability 0 (never placed there).
+
+    draws="pipeline": at temperature 1 without top-k, the very calls of aMUSEd's scheduler
+    (`softmax`, then `multinomial` over every row, eligible or not), so AmusedPipeline's random
+    stream is matched. draws="fast": the same distribution by inverse-CDF sampling (`draw`),
+    computed and searched at the eligible rows only, so a stage with a tenth of the cells open
+    draws a tenth. One uniform number is still drawn for every row (a few hundred numbers), so a
+    row's token does not depend on which other rows are open, and the bundled models draw the
+    tokens they drew when every row was sampled."""
+    n = logits.shape[0]
+    if settings.draws == "pipeline":
         plain = settings.temperature == 1.0 and settings.top_k == 0
         probs = logits.float().softmax(dim=-1) if plain else sampling_probs(logits, settings.temperature,
                                                                             settings.top_k)
         tokens = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator)[:, 0]
-        return probs, tokens, probs.gather(-1, tokens[:, None])[:, 0]
-    probs = sampling_probs(logits, settings.temperature, settings.top_k)
-    tokens, chosen = draw(probs, generator)
-    return probs, tokens, chosen
+        return tokens, probs.gather(-1, tokens[:, None])[:, 0]
+    u = row_uniforms(n, generator, torch.float64 if rules.fine_draws else torch.float32)
+    tokens, chosen = torch.zeros(n, dtype=torch.long), torch.zeros(n)
+    rows = torch.from_numpy(np.flatnonzero(eligible))
+    if len(rows):
+        open_logits = logits if len(rows) == n else logits[rows]  # the first stage: no copy
+        probs = sampling_probs(open_logits, settings.temperature, settings.top_k)
+        tokens[rows], chosen[rows] = draw(probs, generator, rules.fine_draws, u[rows])
+    return tokens, chosen
 
 
-def visible_revision(prediction: Prediction, probs: torch.Tensor, ids: torch.Tensor, revisable: np.ndarray,
-                     budget: int, threshold: float, generator: torch.Generator) -> Revision:
+def visible_revision(prediction: Prediction, settings: SamplerSettings, ids: torch.Tensor, revisable: np.ndarray,
+                     budget: int, generator: torch.Generator, fine: bool = False) -> Revision:
     """Judge placed tokens by the model's probability for them where they stand, in the stage's own
     pass, at temperature 1 (the model's belief, whatever the sampling temperature), and redraw the
     doubtful ones from the drawing distribution."""
     model_probs = torch.softmax(prediction.logits.float(), dim=-1)
-    revise = revision_choices(model_probs, ids, revisable, budget, threshold)
-    tokens, chosen = draw_replacements(probs, ids, revise, generator)
+    revise = revision_choices(model_probs, ids, revisable, budget, settings.revision_threshold)
+    tokens, chosen = draw_replacements(prediction.logits, settings, ids, revise, generator, fine)
     return Revision(revise, tokens, chosen)
 
 
 def hidden_revision(predict: Predictor, settings: SamplerSettings, mask_id: int, ids: torch.Tensor,
                     confidence: np.ndarray, revisable: np.ndarray, budget: int, prompt: str,
-                    generator: torch.Generator) -> Revision:
+                    generator: torch.Generator, fine: bool = False) -> Revision:
     """Revision for a model trained on masked tokens only, whose logits at a visible position carry
     no training signal: hide the `budget` placed tokens drawn with the lowest confidence, predict
     them again from everything else (this stage's new tokens included), and replace those the
@@ -297,8 +331,7 @@ def hidden_revision(predict: Predictor, settings: SamplerSettings, mask_id: int,
     second = predict(hidden, prompt)
     model_probs = torch.softmax(second.logits.float(), dim=-1)
     revise = revision_choices(model_probs, ids, candidates, budget, settings.revision_threshold)
-    probs = sampling_probs(second.logits, settings.temperature, settings.top_k)
-    tokens, chosen = draw_replacements(probs, ids, revise, generator)
+    tokens, chosen = draw_replacements(second.logits, settings, ids, revise, generator, fine)
     return Revision(revise, tokens, chosen, passes=1)
 
 
@@ -310,7 +343,7 @@ def apply_stage(state: GenerationState, predict: Predictor, request: StageReques
     if request.hide is not None:
         model_ids[torch.from_numpy(request.hide)] = state.mask_id
     prediction = predict(model_ids, request.prompt)
-    probs, candidates, candidate_probs = draw_candidates(prediction.logits, settings, rules, generator)
+    candidates, candidate_probs = draw_candidates(prediction.logits, settings, rules, generator, request.eligible)
     amused_scale = amused_noise_scale(request.step, request.steps) if rules.confidence_noise == "amused" else None
     scores = placement_scores(settings.strategy, prediction, candidate_probs, request.progress, generator,
                               amused_scale)
@@ -326,10 +359,11 @@ def apply_stage(state: GenerationState, predict: Predictor, request: StageReques
     revisable = request.revisable & ~placed
     if settings.revision_mode == "hidden":
         revision = hidden_revision(predict, settings, state.mask_id, torch.from_numpy(new_ids), confidence,
-                                   revisable, request.revision_budget, request.prompt, generator)
+                                   revisable, request.revision_budget, request.prompt, generator,
+                                   rules.fine_draws)
     else:
-        revision = visible_revision(prediction, probs, ids, revisable, request.revision_budget,
-                                    settings.revision_threshold, generator)
+        revision = visible_revision(prediction, settings, ids, revisable, request.revision_budget, generator,
+                                    rules.fine_draws)
     revise = revision.where
     new_ids[revise] = revision.tokens.numpy()[revise]
     confidence[revise] = revision.probs.numpy()[revise]

@@ -28,6 +28,10 @@ class SamplerSettings:
     # the weakest placed tokens and re-predict them (a second pass; see sampler.hidden_revision)
     revision_mode: str = "visible"
     repaint_stages: int = 4
+    # fast: inverse-CDF draws of the cells a frame may place; pipeline: aMUSEd's scheduler's own
+    # calls over every cell, for AmusedPipeline's exact tokens from the same random stream (see
+    # sampler.draw_candidates). Sessions saved before this setting existed load as "fast".
+    draws: str = "fast"
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)

@@ -118,6 +118,13 @@ class Studio:
     def guided_context(self, prompt: str) -> TextContext:
         return self.family.guided_context(prompt)
 
+    def with_prompt_reader(self, reader: str) -> "Studio":
+        """This model reading prompts another way, e.g. "none" to measure it on the words as typed
+        (bundled models only: other families read prompts as typed)."""
+        if not hasattr(self.family, "with_prompt_reader"):
+            raise ValueError(f"the model {self.model_name!r} reads prompts as typed; it has no prompt readers")
+        return Studio(self.family.with_prompt_reader(reader), self.default_settings)
+
     def read_prompt(self, prompt: str) -> str:
         """What the model is asked for when a person types `prompt` (the app shows it)."""
         return self.family.read_prompt(prompt)
@@ -222,11 +229,6 @@ class Studio:
         """The picture of a frame's tokens, uint8 (S, S, 3); unplaced cells are decoded as code 0
         and painted over by `render_frame`."""
         return self.family.decode(np.where(frame.known, frame.ids, 0))
-
-    def prepare_previews(self) -> None:
-        """Compute the code colours previews paint with now (once per model) rather than inside
-        the first preview someone waits for."""
-        self.family.code_colours()
 
     def preview_image(self, frame: TokenFrame) -> np.ndarray:
         """A picture of the frame at no decoder cost: each placed token painted in its code's mean

@@ -41,15 +41,65 @@ def pipeline_steps(directory, prompt, seed, steps, guidance):
 
 @pytest.mark.parametrize("steps,guidance", [(12, 10.0), (8, 1.0)])
 def test_the_studio_makes_exactly_the_tokens_amused_pipeline_makes(tiny_amused_dir, amused_studio, steps, guidance):
+    """draws="pipeline": the scheduler's own calls, so the same random stream makes the same
+    tokens (the default, draws="fast", draws the same distribution with other calls)."""
     seed = 7
     seen, final = pipeline_steps(tiny_amused_dir, PROMPT, seed, steps, guidance)
-    settings = amused_studio.settings(stages=steps, guidance=guidance)
+    settings = amused_studio.settings(stages=steps, guidance=guidance, draws="pipeline")
     state = amused_studio.generate_image(PROMPT, seed, settings)
     assert len(state.frames) == 1 + steps == 1 + len(seen)
     for i, (frame, tokens) in enumerate(zip(state.frames[1:], seen)):
         np.testing.assert_array_equal(frame.ids, tokens, err_msg=f"step {i}")
     np.testing.assert_array_equal(state.current.ids, final)
     assert state.current.done and len(np.unique(final)) > 1
+
+
+def test_a_blank_first_stage_takes_the_cached_negative_row_and_computes_the_prompts_alone(amused_studio):
+    family = amused_studio.family
+    batches = []
+    hook = family.models.transformer.register_forward_hook(lambda m, args, out: batches.append(len(args[0])))
+    try:
+        blank = torch.full((64,), amused_studio.mask_id)
+        family.blank_unconditional()
+        batches.clear()
+        cached = family.predictions([blank], [PROMPT], [10.0], [True])[0].logits
+        computed = family.predictions([blank], [PROMPT], [10.0], [False])[0].logits
+        placed = blank.clone()
+        placed[5] = 2
+        family.predictions([placed], [PROMPT], [10.0], [True])
+    finally:
+        hook.remove()
+    assert batches == [1, 2, 2], "blank + cache: the prompt's row only; otherwise both rows"
+    torch.testing.assert_close(cached, computed, rtol=0, atol=1e-4)  # float rounding of the batch size
+    assert family.predictor(amused_studio.settings()).reuse_blank
+    assert not family.predictor(amused_studio.settings(draws="pipeline")).reuse_blank
+
+
+def test_the_negative_prompt_is_encoded_once_and_kept_when_prompts_are_forgotten(amused_studio):
+    family = amused_studio.family
+    encoded = []
+    hook = family.models.text_encoder.register_forward_hook(lambda m, args, out: encoded.append(1))
+    try:
+        family.text("")
+        family.forget_prompts()
+        encoded.clear()
+        family.text("")
+        family.text(PROMPT)
+        family.text(PROMPT)
+        family.forget_prompts()
+        family.text(PROMPT)
+    finally:
+        hook.remove()
+    assert len(encoded) == 2, "the prompt twice (it was forgotten), the negative prompt never again"
+
+
+def test_fast_and_pipeline_draws_make_different_pictures_each_reproducible(amused_studio):
+    fast = [amused_studio.generate_image(PROMPT, 3).current.ids for _ in range(2)]
+    pipeline = [amused_studio.generate_image(PROMPT, 3, amused_studio.settings(draws="pipeline")).current.ids
+                for _ in range(2)]
+    np.testing.assert_array_equal(*fast)
+    np.testing.assert_array_equal(*pipeline)
+    assert not np.array_equal(fast[0], pipeline[0])
 
 
 def test_the_same_seed_makes_the_same_picture_and_another_seed_another(amused_studio):
@@ -252,8 +302,26 @@ def test_cli_generates_a_png_and_a_gif_from_an_amused_folder(tiny_amused_dir, tm
     assert main(argv) == 0
     with Image.open(tmp_path / "fox.png") as png:
         assert png.size == (32, 32) and png.text["model"] == "tiny-amused"
-        assert '"schedule": "amused"' in png.text["settings"]
+        assert '"schedule": "amused"' in png.text["settings"] and '"draws": "fast"' in png.text["settings"]
     assert len(iio.imread(tmp_path / "fox.gif", index=None)) == 12
+
+
+def test_cli_draws_pipeline_records_and_uses_the_pipelines_draws(tiny_amused_dir, amused_studio, tmp_path):
+    from PIL import Image
+
+    from studio_core.__main__ import main
+
+    pictures = {}
+    for draws in ("fast", "pipeline"):
+        out = tmp_path / f"{draws}.png"
+        assert main(["generate", "--prompt", PROMPT, "--checkpoint", str(tiny_amused_dir), "--out", str(out),
+                     "--cpu", "--precision", "fp32", "--seed", "3", "--draws", draws, "--scale", "1"]) == 0
+        with Image.open(out) as png:
+            assert f'"draws": "{draws}"' in png.text["settings"]
+            pictures[draws] = np.asarray(png.convert("RGB"))
+    state = amused_studio.generate_image(PROMPT, 3, amused_studio.settings(draws="pipeline"))
+    np.testing.assert_array_equal(pictures["pipeline"], amused_studio.decode(state.current))
+    assert not np.array_equal(pictures["fast"], pictures["pipeline"])
 
 
 def test_cli_refuses_a_strategy_the_model_does_not_offer_in_one_line(tiny_amused_dir, tmp_path, capsys):
@@ -263,7 +331,10 @@ def test_cli_refuses_a_strategy_the_model_does_not_offer_in_one_line(tiny_amused
             "--cpu", "--strategy", "qerror"]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: strategy 'qerror' is not offered") and "Traceback" not in err
+    # transformers may draw a "Loading weights" bar on stderr first (the first load in a process)
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: strategy 'qerror' is not offered")
+    assert "Traceback" not in err
     assert not (tmp_path / "x.png").exists()
 
 

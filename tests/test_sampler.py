@@ -159,6 +159,11 @@ def test_an_unknown_strategy_is_refused(tiny_studio):
         tiny_studio.start(PROMPT, 0, SamplerSettings(stages=4, strategy="best"))
 
 
+def test_an_unknown_way_of_drawing_is_refused_naming_the_ways(tiny_studio):
+    with pytest.raises(SettingsError, match="draws must be one of .*fast.*pipeline.*got 'gumbel'"):
+        tiny_studio.start(PROMPT, 0, SamplerSettings(stages=4, draws="gumbel"))
+
+
 @pytest.mark.parametrize("prompt", ["", "   \n\t", None, 7])
 def test_an_empty_or_non_text_prompt_is_refused(tiny_studio, prompt):
     with pytest.raises(PromptError, match="prompt"):
@@ -235,3 +240,36 @@ def test_draw_follows_the_distribution_and_never_draws_an_impossible_token():
     assert frequencies[1] == 0 and frequencies[3] == 0
     torch.testing.assert_close(frequencies, probs[0], atol=0.01, rtol=0)
     torch.testing.assert_close(chosen, probs[0][tokens])
+
+
+def test_a_fine_draw_follows_the_distribution_and_never_draws_an_impossible_token():
+    import torch
+
+    from studio_core.sampler import draw
+
+    probs = torch.tensor([0.5, 0.0, 0.3, 0.0, 0.2]).expand(40000, 5).contiguous()
+    tokens, chosen = draw(probs, torch.Generator().manual_seed(0), fine=True)
+    frequencies = torch.bincount(tokens, minlength=5).float() / len(tokens)
+    assert frequencies[1] == 0 and frequencies[3] == 0
+    torch.testing.assert_close(frequencies, probs[0], atol=0.01, rtol=0)
+    torch.testing.assert_close(chosen, probs[0][tokens])
+
+
+@pytest.mark.parametrize("fine", [False, True])
+def test_fast_draws_sample_the_open_rows_only_each_as_if_every_row_were_drawn(fine):
+    import torch
+
+    from studio_core.sampler import FamilyRules, draw_candidates
+    from studio_core.state import SamplerSettings
+
+    logits = torch.randn(64, 40, generator=torch.Generator().manual_seed(1)) * 3
+    rules, settings = FamilyRules(strategies=("confidence",), fine_draws=fine), SamplerSettings(top_k=10)
+    every = np.ones(64, dtype=bool)
+    some = np.zeros(64, dtype=bool)
+    some[[3, 17, 40, 41]] = True
+    all_tokens, all_probs = draw_candidates(logits, settings, rules, torch.Generator().manual_seed(5), every)
+    tokens, probs = draw_candidates(logits, settings, rules, torch.Generator().manual_seed(5), some)
+    assert torch.equal(tokens[some], all_tokens[some]) and torch.equal(probs[some], all_probs[some])
+    assert (tokens[~some] == 0).all() and (probs[~some] == 0).all()
+    top10 = torch.topk(logits, 10).indices
+    assert all(int(t) in top10[i] for i, t in enumerate(all_tokens)), "top-k: only the 10 likeliest codes"

@@ -126,12 +126,17 @@ def markdown_emoji_report(report: dict) -> str:
 
 def evaluate_emoji_checkpoint(checkpoint, checker_dir: str | Path, overrides: dict, bare: int, single: int,
                               pairs: int, phrasings: int, seed: int, json_path: str | None, cpu: bool = False,
-                              precision: str | None = None) -> dict:
+                              precision: str | None = None, prompt_reader: str | None = None) -> dict:
+    """`prompt_reader`: a name in prompt_reader.READERS instead of the checkpoint's own (e.g. none,
+    to measure the model on the words as typed)."""
     from ..studio import Studio
 
     checker = EmojiClassifier.from_pretrained(checker_dir)
     studio = Studio.load(checkpoint, cpu=cpu, precision=precision)
+    if prompt_reader is not None:
+        studio = studio.with_prompt_reader(prompt_reader)
     settings = studio.settings(**overrides)
     report = {**evaluate_emoji_studio(studio, settings, checker, bare, single, pairs, phrasings, seed),
-              "precision": studio.precision, "checker": str(checker_dir)}
+              "precision": studio.precision, "checker": str(checker_dir),
+              "prompt_reader": studio.models.prompt_reader}
     return publish_report(report, markdown_emoji_report(report), json_path)

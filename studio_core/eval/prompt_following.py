@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -141,15 +141,11 @@ def evaluate_checkpoint(checkpoint, overrides: dict, single: int, pairs: int, se
                         free: bool = True, prompt_reader: str | None = None) -> dict:
     """`prompt_reader`: a name in prompt_reader.READERS instead of the checkpoint's own (to measure
     the model with and without reading, side by side)."""
-    from ..progressive import ProgressiveFamily
-    from ..prompt_reader import READERS
     from ..studio import Studio
 
-    if prompt_reader is not None and prompt_reader not in READERS:
-        raise ValueError(f"--prompt-reader must be one of {sorted(READERS)}, got {prompt_reader!r}")
     studio = Studio.load(checkpoint, cpu=cpu, precision=precision)
     if prompt_reader is not None:
-        studio = Studio(ProgressiveFamily(replace(studio.models, prompt_reader=prompt_reader)))
+        studio = studio.with_prompt_reader(prompt_reader)
     settings = studio.settings(**overrides)
     report = {**evaluate_studio(studio, settings, single, pairs, seed, free), "precision": studio.precision,
               "prompt_reader": studio.models.prompt_reader}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..checkpoints import assemble_studio_checkpoint
+from ..checkpoints import assemble_studio_checkpoint, read_json, write_json
 from ..text_encoder import TextEncoder
 from ..tokenizer import ImageTokenizer
 from .cache import EncodedDataset, build_encoded_dataset
@@ -56,4 +56,17 @@ def train_studio_model(tokenizer_dir: str, out: str, work: str, examples: int, d
 
         load_transformer(work_dir / "model").save_pretrained(directory)
 
-    return assemble_studio_checkpoint(out, tokenizer_dir, text_encoder, copy_transformer)
+    checkpoint = assemble_studio_checkpoint(out, tokenizer_dir, text_encoder, copy_transformer)
+    if dataset == "emoji":
+        add_emoji_reader(checkpoint)
+    return checkpoint
+
+
+def add_emoji_reader(checkpoint: Path) -> None:
+    """Ship the emoji's names (CLDR names and aliases) with the checkpoint and have its prompts
+    read in the emoji data's words (prompt_reader.EmojiReader): the app needs no CLDR files."""
+    from ..data.emoji import vocabulary
+    from ..prompt_reader import EMOJI_NAMES_FILE
+
+    write_json(checkpoint / EMOJI_NAMES_FILE, {e.name: list(e.aliases) for e in vocabulary()})
+    write_json(checkpoint / "studio.json", read_json(checkpoint / "studio.json") | {"prompt_reader": "emoji"})

@@ -1,0 +1,56 @@
+"""Choose an emoji model's sampling defaults on VALIDATION prompts (other emoji and scenes than
+`python -m studio_core evaluate` uses): prompt following for every combination of the given
+guidance scales and temperatures, judged by the emoji checker, printed as a table. The winner goes
+into the checkpoint's studio.json ("sampling").
+
+    python benchmarks/sweep_emoji_sampling.py --checkpoint checkpoints/emoji-v1 --guidance 3 6 --temperatures 1.0 0.7
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from studio_core.checkpoints import evaluation_entry  # noqa: E402
+from studio_core.data.emoji import EmojiDataset, emoji_scene_prompt  # noqa: E402
+from studio_core.eval.emoji_checker import EmojiClassifier  # noqa: E402
+from studio_core.eval.emoji_following import bare_name_scenes, generate_and_judge  # noqa: E402
+from studio_core.studio import Studio  # noqa: E402
+
+VALIDATION_SEED = 7  # not evaluate's EVAL_SEED
+
+
+def main() -> None:
+    import torch
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", default="checkpoints/emoji-v1")
+    parser.add_argument("--bare", type=int, default=40, help="bare-name prompts (distinct emoji)")
+    parser.add_argument("--placed", type=int, default=20, help="one-emoji scenes (held-out combinations)")
+    parser.add_argument("--guidance", type=float, nargs="+", default=[3.0])
+    parser.add_argument("--temperatures", type=float, nargs="+", default=[1.0])
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    studio = Studio.load(args.checkpoint)
+    checker = EmojiClassifier.from_pretrained(evaluation_entry(args.checkpoint)["checker"])
+    bare = bare_name_scenes(args.bare, seed=VALIDATION_SEED)
+    placed = [e.scene for e in EmojiDataset(seed=VALIDATION_SEED, split="heldout", num_objects=1).take(args.placed)]
+    print(f"{args.bare} bare names and {args.placed} placed emoji a row (validation seed {VALIDATION_SEED}); "
+          f"other settings: the checkpoint's defaults, {studio.default_settings}\n")
+    print("| guidance | temperature | bare top-1 | bare top-5 | placed position | placed background | placed top-5 |")
+    print("|---|---|---|---|---|---|---|")
+    for guidance, temperature in itertools.product(args.guidance, args.temperatures):
+        settings = studio.settings(guidance=guidance, temperature=temperature)
+        b = generate_and_judge(studio, settings, checker, [emoji_scene_prompt(s) for s in bare], bare, 0)
+        p = generate_and_judge(studio, settings, checker, [emoji_scene_prompt(s) for s in placed], placed, 0)
+        print(f"| {guidance} | {temperature} | {100 * b['top1']:.1f} % | {100 * b['top5']:.1f} % | "
+              f"{100 * p['position']:.1f} % | {100 * p['background']:.1f} % | {100 * p['top5']:.1f} % |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
