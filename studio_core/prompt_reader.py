@@ -15,16 +15,19 @@ is said again in the grammar's own canonical words, things in reading order as t
 them. A prompt already in the grammar (in that order) and one that names no shape at all go to
 the model as typed, so the model's figures on its own grammar are unchanged by construction.
 
+The emoji model is read the same way over its own lexicon (its emoji's names and aliases, from
+the checkpoint's names.json): "Draw me a cat face, please!" asks for *cat face*.
+
 The reading is deterministic, never changes what a session records (the person's words), and the
 app shows it ("read as ..."), so a person sees what the model was asked for. A checkpoint opts in
-with ``"prompt_reader": "shapes"`` in its studio.json; `READERS` lists the readers.
+with ``"prompt_reader": "shapes"`` (or ``"emoji"``) in its studio.json; `READERS` lists them.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -163,10 +166,10 @@ class Reading:
 
     things: tuple[Thing, ...]
     background: str | None = None
-    notes: tuple[str, ...] = field(default=())
 
     @property
-    def in_reading_order(self) -> tuple[Thing, ...]:
+    def ordered_things(self) -> tuple[Thing, ...]:
+        """The things in reading order, top left to bottom right (unplaced ones first)."""
         return tuple(sorted(self.things, key=lambda t: POSITIONS.index(t.position) if t.position else 0))
 
     def caption(self) -> str:
@@ -174,7 +177,7 @@ class Reading:
         are said in reading order, top left to bottom right, as every training caption says them:
         the model learned that order (said the other way round, two-object prompts were followed
         20 points less often: 44 % against 64 %, `evaluate --single 100 --pairs 50`)."""
-        parts = [_thing_phrase(t) for t in self.in_reading_order]
+        parts = [_thing_phrase(t) for t in self.ordered_things]
         text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
         if self.background is not None:
             text += f" on a {self.background} background"
@@ -374,12 +377,9 @@ def read_scene(prompt: str, lexicon: Lexicon) -> Reading | None:
     if not things:
         return None
     read_places(words, background_words, things)
-    things = expand_counts(things)
-    notes = ()
-    if len(things) > lexicon.max_things:
-        notes = (f"the model draws at most {lexicon.max_things} things; the first {lexicon.max_things} are drawn",)
-        things = things[:lexicon.max_things]
-    return Reading(tuple(things), background, notes)
+    # A picture holds at most the model's count: the first things asked for are drawn.
+    things = expand_counts(things)[:lexicon.max_things]
+    return Reading(tuple(things), background)
 
 
 def read_shapes_prompt(prompt: str) -> Reading | None:
@@ -395,12 +395,12 @@ def shapes_reader(prompt: str) -> str:
     construction) or where no shape is named (the model then does what it can with it); else the
     canonical caption of what it asks for."""
     reading = read_shapes_prompt(prompt)
-    if reading is None or (is_grammar_caption(prompt) and in_reading_order(reading)):
+    if reading is None or (is_grammar_caption(prompt) and said_in_reading_order(reading)):
         return prompt
     return reading.caption()
 
 
-def in_reading_order(reading: Reading) -> bool:
+def said_in_reading_order(reading: Reading) -> bool:
     order = [POSITIONS.index(t.position) for t in reading.things]
     return order == sorted(order)
 
@@ -449,9 +449,9 @@ def emoji_caption(reading: Reading) -> str:
     things = reading.things
     if len(things) == 1 and reading.background is None and things[0].size is None and things[0].position is None:
         return things[0].what
-    things = fill_places([replace(t) for t in things])
+    placed = Reading(tuple(fill_places([replace(t) for t in things])), reading.background)
     parts = []
-    for thing in sorted(things, key=lambda t: POSITIONS.index(t.position)):
+    for thing in placed.ordered_things:
         size = thing.size or "large"
         parts.append(f"a {size} {thing.what} {_CANONICAL_PLACE[thing.position]}")
     text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
