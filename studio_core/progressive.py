@@ -159,9 +159,7 @@ class ProgressiveFamily:
         """The same weights reading prompts another way (a name in prompt_reader.READERS)."""
         if reader not in READERS:
             raise ValueError(f"prompt reader must be one of {sorted(READERS)}, got {reader!r}")
-        models = replace(self.models, prompt_reader=reader)
-        make_reader(models)
-        return ProgressiveFamily(models, self.name)
+        return ProgressiveFamily(replace(self.models, prompt_reader=reader), self.name)
 
     def read_prompt(self, prompt: str) -> str:
         """The words the text encoder is given for a prompt (see prompt_reader.py)."""
