@@ -100,11 +100,11 @@ def reading_of(studio: Studio, prompt: str) -> str | None:
 def frame_data(work: Workspace, read_as: str | None = None) -> dict:
     """The frame on screen as data, for API clients: the token grid and its masks, and where it is,
     and how the model read the frame's prompt ("read_as", None where as typed)."""
-    return {"session_id": work.session_id, "read_as": read_as, "branch_id": work.branch_id, "frame_index": work.frame_index,
+    return {"session_id": work.session_id, "branch_id": work.branch_id, "frame_index": work.frame_index,
             "frames": len(work.state.frames), "stages": len(work.state.plan),
             "branches": [{"id": b.id, "number": b.number, "parent_id": b.parent_id, "fork_index": b.fork_index}
                          for b in work.branches],
-            "settings": work.state.settings.to_dict(), **work.frame.to_dict()}
+            "settings": work.state.settings.to_dict(), "read_as": read_as, **work.frame.to_dict()}
 
 
 def branch_label(branch: BranchInfo, branches: tuple[BranchInfo, ...]) -> str:

@@ -54,6 +54,12 @@ def summary(lines: list[dict], key: str, window: int) -> dict:
     }
 
 
+def write_report(part: Path, report: dict) -> None:
+    """The report beside a part's weights (tokenizer/ or transformer/ training_report.json)."""
+    part.mkdir(parents=True, exist_ok=True)
+    (part / "training_report.json").write_text(json.dumps(report, indent=2) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokenizer-work", default="runs/emoji-tokenizer")
@@ -70,8 +76,7 @@ def main() -> None:
         final = tok_work / "tokenizer_report.json"
         if final.exists():
             tok["final_report"] = json.loads(final.read_text())
-        (checkpoint / "tokenizer").mkdir(parents=True, exist_ok=True)
-        (checkpoint / "tokenizer" / "training_report.json").write_text(json.dumps(tok, indent=2) + "\n")
+        write_report(checkpoint / "tokenizer", tok)
         reports.append(("tokenizer", tok, "psnr"))
     else:  # a tokenizer trained in an earlier session: its report beside the weights stays
         print(f"tokenizer: no log in {tok_work}; the report beside its weights is left as it is")
@@ -84,8 +89,7 @@ def main() -> None:
     run = tr_work / "train_summary.json"
     if run.exists():
         tr["last_run"] = json.loads(run.read_text())
-    (checkpoint / "transformer").mkdir(parents=True, exist_ok=True)
-    (checkpoint / "transformer" / "training_report.json").write_text(json.dumps(tr, indent=2) + "\n")
+    write_report(checkpoint / "transformer", tr)
 
     reports.append(("transformer", tr, "masked"))
     for name, report, key in reports:

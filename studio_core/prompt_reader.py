@@ -173,7 +173,8 @@ class Reading:
         return tuple(sorted(self.things, key=lambda t: POSITIONS.index(t.position) if t.position else 0))
 
     def caption(self) -> str:
-        """The scene in the grammar's canonical words (what `shapes-v1` trained on most). The things
+        """The scene in the data's canonical words (shapes-v1's grammar; the emoji data's placed
+        captions, which say it the same way): size, colour, thing, place. The things
         are said in reading order, top left to bottom right, as every training caption says them:
         the model learned that order (said the other way round, two-object prompts were followed
         20 points less often: 44 % against 64 %, `evaluate --single 100 --pairs 50`)."""
@@ -449,13 +450,8 @@ def emoji_caption(reading: Reading) -> str:
     things = reading.things
     if len(things) == 1 and reading.background is None and things[0].size is None and things[0].position is None:
         return things[0].what
-    placed = Reading(tuple(fill_places([replace(t) for t in things])), reading.background)
-    parts = []
-    for thing in placed.ordered_things:
-        size = thing.size or "large"
-        parts.append(f"a {size} {thing.what} {_CANONICAL_PLACE[thing.position]}")
-    text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-    return text + (f" on a {reading.background} background" if reading.background else "")
+    placed = fill_places([replace(t, size=t.size or "large") for t in things])
+    return Reading(tuple(placed), reading.background).caption()
 
 
 class EmojiReader:
