@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "batches draw such pairs together")
     m.add_argument("--save-every", type=int, default=None,
                    help="steps between resumable saves of the work folder (default 200)")
+    m.add_argument("--mixed-precision", choices=("no", "bf16"), default=None,
+                   help="bf16: autocast forward and backward, float32 weights (faster on CPUs with AMX)")
     m.add_argument("--init-from", default=None, metavar="DIR",
                    help="start from this transformer's weights (e.g. checkpoints/shapes-v1/transformer)")
     m.add_argument("--threads", type=int, default=None,
@@ -211,7 +213,8 @@ def command_train_transformer(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
     overrides = {k: getattr(args, k) for k in ("steps", "batch_size", "lr", "warmup", "order", "architecture",
                                                "width", "depth", "heads", "seed", "late_share",
-                                               "late_fraction", "loss_mean", "init_from", "save_every")}
+                                               "late_fraction", "loss_mean", "init_from", "save_every",
+                                               "mixed_precision")}
     overrides["paired"] = args.twins or None
     out = train_studio_model(tokenizer_dir=args.tokenizer, out=args.out, work=args.work,
                              examples=args.examples, data_folder=args.data_folder,

@@ -169,7 +169,20 @@ def test_late_training_masks_few_tokens_and_still_learns(tmp_path):
     assert np.mean([r["masked"] for r in log[-10:]]) < 0.5 * np.mean([r["masked"] for r in log[:10]])
 
 
-@pytest.mark.parametrize("change", [{"loss_mean": "token"}, {"late_share": 1.5}, {"late_fraction": 0.0}])
+def test_bf16_mixed_precision_learns_and_keeps_float32_weights(tmp_path):
+    from safetensors.torch import load_file
+
+    config = TransformerTrainConfig(out=str(tmp_path), steps=60, batch_size=16, lr=3e-3, warmup=5,
+                                    width=32, depth=2, heads=2, save_every=1000, mixed_precision="bf16")
+    train_transformer(config, tiny_encoded_data(), codebook_size=16, progress=False)
+    log = log_of(tmp_path)
+    assert np.mean([r["masked"] for r in log[-10:]]) < 0.5 * np.mean([r["masked"] for r in log[:10]])
+    weights = load_file(str(tmp_path / "model" / "model.safetensors"))
+    assert {t.dtype for t in weights.values()} == {torch.float32}  # autocast computes in bf16, stores fp32
+
+
+@pytest.mark.parametrize("change", [{"loss_mean": "token"}, {"late_share": 1.5}, {"late_fraction": 0.0},
+                                    {"mixed_precision": "fp16"}])
 def test_bad_training_options_are_named(tmp_path, change):
     config = TransformerTrainConfig(out=str(tmp_path), steps=1, width=32, depth=1, heads=2, **change)
     with pytest.raises(ValueError, match=next(iter(change))):

@@ -33,6 +33,7 @@ from .cache import EncodedDataset
 ORDERS = ("qerror-low-first", "qerror-high-first", "random", "raster")
 ARCHITECTURES = ("progressive", "raster-ar")
 LOSS_MEANS = ("batch", "example")
+MIXED_PRECISIONS = ("no", "bf16")
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,10 @@ class TransformerTrainConfig:
     paired: bool = False
     # A transformer directory whose weights start a fresh run (fine-tuning); ignored on resume.
     init_from: str | None = None
+    # "no": float32 throughout. "bf16": forward and backward under bf16 autocast, float32 weights
+    # and optimizer (accelerate's mixed precision). On a CPU with AMX a step of the emoji model
+    # took 0.72 s against 0.86 s (width 192, depth 5, batch 32, 2 threads); without AMX, keep "no".
+    mixed_precision: str = "no"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,6 +231,8 @@ def validate_train_config(config: TransformerTrainConfig) -> TransformerTrainCon
         raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {config.architecture!r}")
     if config.loss_mean not in LOSS_MEANS:
         raise ValueError(f"loss_mean must be one of {LOSS_MEANS}, got {config.loss_mean!r}")
+    if config.mixed_precision not in MIXED_PRECISIONS:
+        raise ValueError(f"mixed_precision must be one of {MIXED_PRECISIONS}, got {config.mixed_precision!r}")
     if not 0.0 <= config.late_share <= 1.0:
         raise ValueError(f"late_share must be between 0 and 1, got {config.late_share}")
     if not 0.0 < config.late_fraction <= 1.0:
@@ -242,7 +249,7 @@ def train_transformer(config: TransformerTrainConfig, data: EncodedDataset, code
     torch.manual_seed(config.seed)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    accelerator = Accelerator()
+    accelerator = Accelerator(mixed_precision=config.mixed_precision)
     model_config = model_config_for(config, data, codebook_size, text_encoder)
     model = model_for(model_config)
     if config.init_from and not (out / "state" / "step.json").exists():
