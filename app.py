@@ -40,6 +40,7 @@ class ServerSettings:
     max_exports: int
     cpu: bool
     precision: str | None
+    stream_interval_ms: int | None = None  # None: AppConfig's default
 
 
 def parse_args(argv: list[str] | None = None) -> ServerSettings:
@@ -65,11 +66,16 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
     parser.add_argument("--cpu", action="store_true", help="stay on the CPU even where a GPU is present")
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=None,
                         help="the transformer's precision (default auto: bf16 on CPUs with AMX, else fp32)")
+    parser.add_argument("--stream-interval-ms", type=int, default=None,
+                        help="while a picture streams, show a stage at most this often (default 100; the first "
+                             "stage at once, the finished picture always)")
     args = parser.parse_args(argv)
+    if args.stream_interval_ms is not None and args.stream_interval_ms < 0:
+        parser.error(f"--stream-interval-ms must be 0 or more, got {args.stream_interval_ms}")
     return ServerSettings(host=args.host, port=args.port, checkpoints=tuple(args.checkpoint or bundled_checkpoints()),
                           default_model=args.default_model, db=args.db,
                           exports=args.exports, max_exports=args.max_exports, cpu=args.cpu,
-                          precision=args.precision)
+                          precision=args.precision, stream_interval_ms=args.stream_interval_ms)
 
 
 def bundled_checkpoints() -> list[str]:
@@ -126,8 +132,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         studios = load_studios(settings)
+        interval = {} if settings.stream_interval_ms is None else {"stream_interval_ms": settings.stream_interval_ms}
         config = AppConfig(exports_dir=settings.exports.resolve(), max_exports=settings.max_exports,
-                           default_model=settings.default_model)
+                           default_model=settings.default_model, **interval)
     except (StudioError, ValueError) as err:  # a model that does not load, two of the same name
         print(f"error: {err}", file=sys.stderr)
         return 2

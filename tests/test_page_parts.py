@@ -225,3 +225,13 @@ def test_a_run_saves_its_frames_before_each_page_in_one_write_and_keeps_them_whe
     shown = next(pages)[0]
     pages.close()
     assert saved(tab) == len(shown.work.state.frames) == 2
+
+
+def test_the_stream_interval_is_a_server_option_and_a_negative_one_is_refused():
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    run = subprocess.run([sys.executable, str(repo / "app.py"), "--stream-interval-ms", "-5"], capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 2 and "--stream-interval-ms must be 0 or more, got -5" in run.stderr
