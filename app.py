@@ -67,7 +67,7 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=None,
                         help="the transformer's precision (default auto: bf16 on CPUs with AMX, else fp32)")
     parser.add_argument("--stream-interval-ms", type=int, default=None,
-                        help="while a picture streams, show a stage at most this often (default 100; the first "
+                        help="while a picture streams, show a stage at most this often (default 150; the first "
                              "stage at once, the finished picture always)")
     args = parser.parse_args(argv)
     if args.stream_interval_ms is not None and args.stream_interval_ms < 0:

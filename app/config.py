@@ -35,9 +35,12 @@ class AppConfig:
     light_concurrency: int = 8
     # While a picture streams, the page is shown at most this often (the first stage at once, the
     # last always); stages in between are saved but not drawn, sent and downloaded. A screen shows
-    # a change in 16 ms, a person follows about ten a second; each shown stage costs a decode, a
-    # PNG and a download, which at the bundled model's speed would cost more than the stage.
-    stream_interval_ms: int = 100
+    # a change in 16 ms and a person follows about ten a second, but each page costs the server
+    # 10-15 ms (its row, its PNG, Gradio's handling, serving the file) and a gradio_client 23-35 ms
+    # to download it: at 100 ms a bundled model's 0.3 s picture streamed 4 pages and finished
+    # 0.1x later (app / in-process) than at 150 ms with 3 (benchmarks/app_latency.py, README).
+    # Every stage stays on the timeline.
+    stream_interval_ms: int = 150
     picture_size: int = 512  # pixels on screen for the model's picture, scaled by whole numbers
     view_size: int = 128  # pixels of each token view
     gif_size: int = 256  # pixels of the exported GIF

@@ -3,7 +3,7 @@ stage on the client, and to the finished picture, through gradio_client against 
 the bundled model. Prints a markdown table.
 
     python benchmarks/app_latency.py [--runs 10] [--stages 16] [--checkpoint DIR] [--threads N]
-        [--stream-interval-ms 100 [150 ...]] [--client-loop iterate [poll]]
+        [--stream-interval-ms 150 [100 ...]] [--client-loop iterate [poll]]
 
 The app runs as it is served (`python app.py`, a process of its own, throwaway database and
 export folder); the client is a default `gradio_client.Client`, which downloads every streamed
@@ -99,6 +99,12 @@ def served_app(checkpoint: str | None, threads: int | None, stream_interval_ms: 
         server.wait(timeout=30)
 
 
+def default_stream_interval() -> int:
+    from app.config import AppConfig
+
+    return AppConfig.__dataclass_fields__["stream_interval_ms"].default
+
+
 def time_generation(client, prompt: str, seed: int, stages: int, loop: str = "iterate") -> RunTimes:
     start = time.perf_counter()
     job = client.submit(prompt, seed, False, stages, GUIDANCE, TEMPERATURE, STRATEGY, REVISION, OWNER,
@@ -140,8 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads on both sides (default: torch's own; on a machine shared with other "
                              "work, 1 keeps two threads from waiting on each other for a core)")
-    parser.add_argument("--stream-interval-ms", type=int, nargs="+", default=[100],
-                        help="the app's stream interval; several: one served app each, compared side by side")
+    parser.add_argument("--stream-interval-ms", type=int, nargs="+", default=[default_stream_interval()],
+                        help="the app's stream interval (default: the app's own); several: one served app each, "
+                             "compared side by side")
     parser.add_argument("--client-loop", choices=LOOPS, nargs="+", default=["iterate"],
                         help="how the client follows the stream (see the module's doc); several: compared")
     args = parser.parse_args(argv)
