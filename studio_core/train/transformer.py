@@ -74,7 +74,7 @@ class TransformerTrainConfig:
     init_from: str | None = None
     # "no": float32 throughout. "bf16": forward and backward under bf16 autocast, float32 weights
     # and optimizer (accelerate's mixed precision). On a CPU with AMX a step of the emoji model
-    # took 0.72 s against 0.86 s (width 192, depth 5, batch 32, 2 threads); without AMX, keep "no".
+    # took 0.72 s against 0.96 s (benchmarks/train_step.py, 2 threads); without AMX, keep "no".
     mixed_precision: str = "no"
 
 
