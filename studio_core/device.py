@@ -6,8 +6,10 @@ several GPUs and `accelerate launch`), so the CLI, the app and the training scri
 The transformer's precision for inference: on a CPU with bf16 matrix units (Intel AMX, which the
 machines this project is built on have) the transformer runs in bfloat16, about 1.8x faster per
 network pass than float32 here (`python -m studio_core bench` times both side by side); elsewhere, and
-for the tokenizer and text encoder always, float32. Training keeps float32 weights (bf16 autocast
-measured no faster per step here). `STUDIO_PRECISION=fp32|bf16|auto` overrides the choice.
+for the tokenizer and text encoder always, float32. Training keeps float32 weights; it runs under
+bf16 autocast only when asked (`train-transformer --mixed-precision bf16`: 1.33x a step on an AMX
+CPU, `benchmarks/train_step.py`), since a run's precision belongs to its recipe, not to the machine.
+`STUDIO_PRECISION=fp32|bf16|auto` overrides the inference choice.
 """
 
 from __future__ import annotations
