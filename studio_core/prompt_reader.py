@@ -291,6 +291,52 @@ def _described_by(things: list[Thing], clauses: list[int], i: int) -> Thing:
     return after[0] if after else things[-1]
 
 
+# One thing placed against another ("a red ball above a blue box"): the word, and the places of
+# the thing before it and the thing after it. "left" / "right" / "top" / "bottom" are relations
+# only when "of" and a thing follow ("to the left of a box", "on top of a box"); "over" only when
+# a thing follows ("a ball over a box", not "over to the left").
+RELATIONS = {"above": ("top", "bottom"), "over": ("top", "bottom"), "atop": ("top", "bottom"),
+             "below": ("bottom", "top"), "under": ("bottom", "top"), "underneath": ("bottom", "top"),
+             "beneath": ("bottom", "top")}
+RELATIONS_WITH_OF = {"left": ("left", "right"), "right": ("right", "left"), "top": ("top", "bottom"),
+                     "bottom": ("bottom", "top")}
+_RELATION_FILLER = ("a", "an", "the", "of", "that", "is", "one")
+
+
+def read_relations(words: list[str], skip: set[int], things: list[Thing], lexicon: Lexicon) -> set[int]:
+    """Place the two things around each relation word of a clause, and return the words used, so
+    that they are not read again as places of their own ("above" alone means "at the top")."""
+    clauses, used = clause_of(words), set()
+    for i, word in enumerate(words):
+        if i in skip:
+            continue
+        if word in RELATIONS:
+            places, first_after = RELATIONS[word], i + 1
+        elif word in RELATIONS_WITH_OF and i + 1 < len(words) and words[i + 1] == "of":
+            places, first_after = RELATIONS_WITH_OF[word], i + 2
+        else:
+            continue
+        before = [t for t in things if t.at < i and clauses[t.at] == clauses[i]]
+        after = next((t for t in things if t.at >= first_after and clauses[t.at] == clauses[i]), None)
+        if not before or after is None or not _only_describes(words[first_after:after.at], lexicon):
+            continue
+        for thing, place in zip((before[-1], after), places):
+            if thing.position is None:
+                thing.position = place
+        used |= set(range(i, first_after))
+        # "to the left of": the words that led up to the relation word are part of it
+        j = i - 1
+        while j >= 0 and words[j] in ("to", "the", "on", "at", "in", "just", "directly") and j not in skip:
+            used.add(j)
+            j -= 1
+    return used
+
+
+def _only_describes(words: list[str], lexicon: Lexicon) -> bool:
+    """Between a relation and its second thing: articles and the thing's own adjectives only."""
+    return all(w in _RELATION_FILLER or w in lexicon.colours or w in SIZE_OF or w in COUNT_WORDS for w in words)
+
+
 def read_places(words: list[str], skip: set[int], things: list[Thing]) -> None:
     """Bind each place phrase ("up in the right-hand corner", "top-left", "middle") to a thing."""
     clauses = clause_of(words)
@@ -377,7 +423,8 @@ def read_scene(prompt: str, lexicon: Lexicon) -> Reading | None:
     things = read_things(words, background_words, lexicon)
     if not things:
         return None
-    read_places(words, background_words, things)
+    relation_words = read_relations(words, background_words, things, lexicon)
+    read_places(words, background_words | relation_words, things)
     # A picture holds at most the model's count: the first things asked for are drawn.
     things = expand_counts(things)[:lexicon.max_things]
     return Reading(tuple(things), background)

@@ -59,6 +59,15 @@ PEOPLE_TYPE = [
     ("teal dot lower left & lime pyramid upper right, grey bg",
      "a green triangle in the top right and a cyan circle in the bottom left on a gray background"),
     ("A huge white cube at the very bottom with a brown backdrop", "a large white square at the bottom on a brown background"),
+    # one thing placed against another
+    ("a red ball above a blue box", "a red circle at the top and a blue square at the bottom"),
+    ("a red circle under a big blue square", "a large blue square at the top and a red circle at the bottom"),
+    ("a green circle to the left of a red square", "a green circle on the left and a red square on the right"),
+    ("a yellow triangle on top of a white square", "a yellow triangle at the top and a white square at the bottom"),
+    ("a red circle right of a small blue square on black",
+     "a small blue square on the left and a red circle on the right on a black background"),
+    ("a blue circle over to the left", "a blue circle on the left"),  # "over" with no thing after: no relation
+    ("a red ball above", "a red circle at the top"),
 ]
 
 
@@ -144,6 +153,7 @@ EMOJI_NAMES = {"cat face": ["cat"], "dog": ["puppy"], "red heart": [], "pizza": 
     ("a smiley on the left", "a large grinning face with big eyes on the left"),
     ("Show me a tiny pizza in the bottom-left corner on grey", "a small pizza in the bottom left on a gray background"),
     ("two dogs on pink", "a large dog on the left and a large dog on the right on a pink background"),
+    ("a sun above a dog", "a large sun at the top and a large dog at the bottom"),
     ("a small sun at the bottom right and a large dog up in the top left, blue bg",
      "a large dog in the top left and a small sun in the bottom right on a blue background"),
 ])
