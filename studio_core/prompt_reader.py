@@ -478,12 +478,30 @@ def name_words(name: str) -> str:
     return " ".join(name.lower().replace("-", " ").replace("_", " ").split())
 
 
+# What people call an emoji where CLDR has no such name or alias: a generic word for a family
+# ("tree", "flower") goes to one typical member, an everyday phrase ("happy face") to the emoji
+# it usually means. Used only where the model knows that emoji, and after every CLDR name and
+# alias, so a model whose names say otherwise keeps its own reading.
+EMOJI_COMMON_WORDS = {
+    "happy face": "grinning face", "smiley face": "grinning face with big eyes",
+    "smiling face": "slightly smiling face", "sad face": "frowning face", "tree": "deciduous tree", "flower": "tulip", "kitten": "cat", "kitty": "cat", "puppy": "dog",
+    "bunny": "rabbit", "plane": "airplane", "aeroplane": "airplane", "dinosaur": "sauropod",
+    "car": "automobile", "boat": "sailboat", "coffee": "hot beverage", "heart": "red heart",
+}
+
+
 def emoji_lexicon(names: dict[str, list[str]]) -> Lexicon:
     """`names`: each emoji's CLDR name -> its aliases. Plurals ("two cats") name the emoji too.
-    Where two emoji share a word, a CLDR name wins over an alias, and an alias over a plural
-    ("egg" is the egg, not the alias of "cooking"; "stars" the alias of "shooting star")."""
+    Where two emoji share a word, a CLDR name wins over an alias, an alias over a common word
+    (`EMOJI_COMMON_WORDS`), and those over a plural ("egg" is the egg, not the alias of
+    "cooking"; "stars" the alias of "shooting star")."""
+    common: dict[str, list[str]] = {}
+    for words, name in EMOJI_COMMON_WORDS.items():
+        if name in names:
+            common.setdefault(name, []).append(words)
     things: dict[str, str] = {}
-    for pick in (lambda n, a: [n], lambda n, a: a, lambda n, a: [w + "s" for w in (n, *a)]):
+    for pick in (lambda n, a: [n], lambda n, a: a, lambda n, a: common.get(n, []),
+                 lambda n, a: [w + "s" for w in (n, *a, *common.get(n, []))]):
         for name, aliases in names.items():
             for words in pick(name, aliases):
                 things.setdefault(name_words(words), name)

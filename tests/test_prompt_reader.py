@@ -139,7 +139,7 @@ def test_the_page_says_how_the_model_read_the_prompt(tiny_checkpoint, tmp_path):
 
 # -- the emoji model's reader ------------------------------------------------------------------
 
-EMOJI_NAMES = {"cat face": ["cat"], "dog": ["puppy"], "red heart": [], "pizza": [], "sun": [],
+EMOJI_NAMES = {"cat face": ["cat"], "dog": ["puppy"], "red heart": [], "pizza": [], "sun": [], "grinning face": [], "cat": [],
                "upside-down face": [], "top hat": [], "grinning face with big eyes": ["smiley"]}
 
 
@@ -154,6 +154,9 @@ EMOJI_NAMES = {"cat face": ["cat"], "dog": ["puppy"], "red heart": [], "pizza": 
     ("Show me a tiny pizza in the bottom-left corner on grey", "a small pizza in the bottom left on a gray background"),
     ("two dogs on pink", "a large dog on the left and a large dog on the right on a pink background"),
     ("a sun above a dog", "a large sun at the top and a large dog at the bottom"),
+    ("a happy face", "grinning face"),  # an everyday phrase for an emoji of the model's
+    ("a kitten above a pizza", "a large cat at the top and a large pizza at the bottom"),
+    ("a tree", "a tree"),  # a common word for an emoji the model does not know: as typed
     ("a small sun at the bottom right and a large dog up in the top left, blue bg",
      "a large dog in the top left and a small sun in the bottom right on a blue background"),
 ])
@@ -166,7 +169,7 @@ def test_emoji_prompts_are_read_into_the_data_words(prompt, meaning):
 def test_an_emoji_prompt_naming_no_emoji_goes_to_the_model_as_typed():
     from studio_core.prompt_reader import EmojiReader
 
-    for prompt in ("a kitten", "something happy", ""):
+    for prompt in ("a unicorn", "something happy", ""):
         assert EmojiReader(EMOJI_NAMES)(prompt) == prompt
 
 
