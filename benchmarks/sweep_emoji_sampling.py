@@ -1,9 +1,10 @@
 """Choose an emoji model's sampling defaults on VALIDATION prompts (other emoji and scenes than
 `python -m studio_core evaluate` uses): prompt following for every combination of the given
-guidance scales and temperatures, judged by the emoji checker, printed as a table. The winner goes
+guidance scales, temperatures, top-k and revision shares, judged by the emoji checker, printed as a table. The winner goes
 into the checkpoint's studio.json ("sampling").
 
-    python benchmarks/sweep_emoji_sampling.py --checkpoint checkpoints/emoji-v1 --guidance 3 6 --temperatures 1.0 0.7
+    python benchmarks/sweep_emoji_sampling.py --checkpoint checkpoints/emoji-v1 --guidance 3 6 --temperatures 1.0 0.7 \
+        [--top-k 0 16] [--revision 0.5 1.0]
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def main() -> None:
     parser.add_argument("--placed", type=int, default=20, help="one-emoji scenes (held-out combinations)")
     parser.add_argument("--guidance", type=float, nargs="+", default=[3.0])
     parser.add_argument("--temperatures", type=float, nargs="+", default=[1.0])
+    parser.add_argument("--top-k", type=int, nargs="+", default=[None], help="0: the whole codebook")
+    parser.add_argument("--revision", type=float, nargs="+", default=[None])
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -42,13 +45,16 @@ def main() -> None:
     placed = [e.scene for e in EmojiDataset(seed=VALIDATION_SEED, split="heldout", num_objects=1).take(args.placed)]
     print(f"{args.bare} bare names and {args.placed} placed emoji a row (validation seed {VALIDATION_SEED}); "
           f"other settings: the checkpoint's defaults, {studio.default_settings}\n")
-    print("| guidance | temperature | bare top-1 | bare top-5 | placed position | placed background | placed top-5 |")
-    print("|---|---|---|---|---|---|---|")
-    for guidance, temperature in itertools.product(args.guidance, args.temperatures):
-        settings = studio.settings(guidance=guidance, temperature=temperature)
+    print("| guidance | temperature | top-k | revision | bare top-1 | bare top-5 | placed position | placed background "
+          "| placed top-5 |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for guidance, temperature, top_k, revision in itertools.product(args.guidance, args.temperatures, args.top_k,
+                                                                    args.revision):
+        overrides = {k: v for k, v in (("top_k", top_k), ("revision", revision)) if v is not None}
+        settings = studio.settings(guidance=guidance, temperature=temperature, **overrides)
         b = generate_and_judge(studio, settings, checker, [emoji_scene_prompt(s) for s in bare], bare, 0)
         p = generate_and_judge(studio, settings, checker, [emoji_scene_prompt(s) for s in placed], placed, 0)
-        print(f"| {guidance} | {temperature} | {100 * b['top1']:.1f} % | {100 * b['top5']:.1f} % | "
+        print(f"| {guidance} | {temperature} | {settings.top_k} | {settings.revision} | {100 * b['top1']:.1f} % | {100 * b['top5']:.1f} % | "
               f"{100 * p['position']:.1f} % | {100 * p['background']:.1f} % | {100 * p['top5']:.1f} % |", flush=True)
 
 
