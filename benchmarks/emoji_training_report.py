@@ -2,7 +2,7 @@
 and write them beside the weights (tokenizer/ and transformer/ training_report.json).
 
     python benchmarks/emoji_training_report.py --tokenizer-work runs/emoji-tokenizer \
-        --transformer-work runs/emoji-transformer --checkpoint checkpoints/emoji-v1
+        --transformer-work runs/emoji-transformer --checkpoint checkpoints/emoji-v1 [--continues]
 
 The logs are append-only across resumed runs: a step logged twice (a run stopped after its last
 save and resumed) counts once, its last line; seconds a step are the medians of the differences
@@ -66,6 +66,9 @@ def main() -> None:
     parser.add_argument("--transformer-work", default="runs/emoji-transformer")
     parser.add_argument("--checkpoint", default="checkpoints/emoji-v1")
     parser.add_argument("--window", type=int, default=100)
+    parser.add_argument("--continues", action="store_true",
+                        help="the transformer run started from the weights now in the checkpoint (--init-from): "
+                             "their report is kept inside the new one as continued_from")
     args = parser.parse_args()
     checkpoint = Path(args.checkpoint)
 
@@ -89,6 +92,9 @@ def main() -> None:
     run = tr_work / "train_summary.json"
     if run.exists():
         tr["last_run"] = json.loads(run.read_text())
+    earlier = checkpoint / "transformer" / "training_report.json"
+    if args.continues and earlier.exists():
+        tr["continued_from"] = json.loads(earlier.read_text())
     write_report(checkpoint / "transformer", tr)
 
     reports.append(("transformer", tr, "masked"))
