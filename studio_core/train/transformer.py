@@ -73,8 +73,8 @@ class TransformerTrainConfig:
     # A transformer directory whose weights start a fresh run (fine-tuning); ignored on resume.
     init_from: str | None = None
     # "no": float32 throughout. "bf16": forward and backward under bf16 autocast, float32 weights
-    # and optimizer. On a CPU with AMX a step of the emoji model
-    # took 0.72 s against 0.96 s (benchmarks/train_step.py, 2 threads); without AMX, keep "no".
+    # and optimizer. On a CPU with AMX a step of the emoji model took 0.72 s against 0.96 s
+    # (benchmarks/train_step.py, 2 threads); without AMX, keep "no".
     mixed_precision: str = "no"
 
 
