@@ -15,7 +15,7 @@ import argparse
 import statistics
 import sys
 import time
-from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from studio_core.device import cpu_has_bf16_matrix_units  # noqa: E402
 from studio_core.train.cache import EncodedDataset  # noqa: E402
-from studio_core.train.transformer import (TransformerTrainConfig, make_batch, model_config_for,  # noqa: E402
-                                           model_for, training_loss)
+from studio_core.train.transformer import (TransformerTrainConfig, autocast_for, make_batch,  # noqa: E402
+                                           model_config_for, model_for, training_loss)
 
 
 def random_data(n: int, grid: int, codebook: int, text_tokens: int, text_dim: int) -> EncodedDataset:
@@ -52,9 +52,10 @@ class Stepper:
         start = time.perf_counter()
         index = torch.randint(len(self.data), (self.config.batch_size,), generator=self.generator)
         batch = make_batch(self.data, index, self.config, self.model_config, self.generator)
-        context = torch.autocast("cpu", dtype=torch.bfloat16) if autocast else nullcontext()
-        with context:
-            loss, _ = training_loss(self.model, batch, self.config)
+        # the training loop's own autocast, so the column is what `--mixed-precision bf16` runs
+        config = replace(self.config, mixed_precision="bf16" if autocast else "no")
+        with autocast_for(config, torch.device("cpu")):
+            loss, _ = training_loss(self.model, batch, config)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
