@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -118,26 +118,41 @@ class Lexicon:
     """What one model's world has words for: its things (word -> the model's name for it), their
     colours, its backgrounds, and how many things a picture holds. Names of several words ("cat
     face") are folded into one word before reading, longest first, so that the words inside a
-    name ("upside-down face", "top hat") are not read as places."""
+    name ("upside-down face", "top hat") are not read as places. `keywords` are weaker words for
+    a thing (CLDR keywords that only one emoji has: "burger", "ladybug"): they name it only where
+    they are used as a noun, not right before another thing's word ("a cool dog" is a dog)."""
 
     things: dict[str, str]
     colours: dict[str, str]
     backgrounds: dict[str, str]
     max_things: int
+    keywords: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
-        several = sorted((w for w in self.things if " " in w), key=len, reverse=True)
+        phrases = {**self.keywords, **self.things}
+        several = sorted((w for w in phrases if " " in w), key=len, reverse=True)
         tokens = {name: f"xname{i}x" for i, name in enumerate(several)}
         pattern = re.compile(r"\b(?:" + "|".join(re.escape(n) for n in several) + r")\b") if several else None
         object.__setattr__(self, "_tokens", tokens)
         object.__setattr__(self, "_pattern", pattern)
-        object.__setattr__(self, "_words", {**self.things, **{t: self.things[n] for n, t in tokens.items()}})
+        object.__setattr__(self, "_words", {**self.things,
+                                            **{t: self.things[n] for n, t in tokens.items() if n in self.things}})
+        object.__setattr__(self, "_keywords", {**self.keywords, **{t: self.keywords[n] for n, t in tokens.items()
+                                                                   if n not in self.things}})
 
     def fold_names(self, text: str) -> str:
         return text if self._pattern is None else self._pattern.sub(lambda m: self._tokens[m.group(0)], text)
 
     def thing_of(self, word: str) -> str | None:
         return self._words.get(word)
+
+    def thing_at(self, words: list[str], i: int) -> str | None:
+        """The thing word i names: by a name anywhere, by a keyword only where no thing's word
+        follows it ("a burger", "burger and fries"; not "a cool dog")."""
+        named = self.thing_of(words[i])
+        if named or i + 1 < len(words) and (self.thing_of(words[i + 1]) or words[i + 1] in self._keywords):
+            return named
+        return self._keywords.get(words[i])
 
 
 SHAPES_LEXICON = Lexicon(things=SHAPE_OF, colours=COLOUR_OF, backgrounds=BACKGROUND_OF, max_things=MAX_OBJECTS)
@@ -264,7 +279,7 @@ def clause_of(words: list[str]) -> list[int]:
 
 def read_things(words: list[str], skip: set[int], lexicon: Lexicon = SHAPES_LEXICON) -> list[Thing]:
     """The things named, each with the colour, size and count words that describe it."""
-    things = [Thing(lexicon.thing_of(w), i) for i, w in enumerate(words) if lexicon.thing_of(w) and i not in skip]
+    things = [Thing(what, i) for i in range(len(words)) if i not in skip and (what := lexicon.thing_at(words, i))]
     if not things:
         return []
     clauses = clause_of(words)
@@ -484,17 +499,21 @@ def name_words(name: str) -> str:
 # alias, so a model whose names say otherwise keeps its own reading.
 EMOJI_COMMON_WORDS = {
     "happy face": "grinning face", "smiley face": "grinning face with big eyes",
-    "smiling face": "slightly smiling face", "sad face": "frowning face", "tree": "deciduous tree", "flower": "tulip", "kitten": "cat", "kitty": "cat", "puppy": "dog",
+    "smiling face": "slightly smiling face", "sad face": "frowning face", "tree": "deciduous tree",
+    "flower": "tulip", "kitten": "cat", "kitty": "cat", "puppy": "dog",
     "bunny": "rabbit", "plane": "airplane", "aeroplane": "airplane", "dinosaur": "sauropod",
     "car": "automobile", "boat": "sailboat", "coffee": "hot beverage", "heart": "red heart",
+    "pine tree": "evergreen tree", "fir tree": "evergreen tree", "palm": "palm tree", "cherry": "cherries",
+    "smiling sun": "sun with face", "sad cat": "crying cat", "happy cat": "grinning cat",
 }
 
 
-def emoji_lexicon(names: dict[str, list[str]]) -> Lexicon:
+def emoji_lexicon(names: dict[str, list[str]], keywords: dict[str, list[str]] | None = None) -> Lexicon:
     """`names`: each emoji's CLDR name -> its aliases. Plurals ("two cats") name the emoji too.
     Where two emoji share a word, a CLDR name wins over an alias, an alias over a common word
     (`EMOJI_COMMON_WORDS`), and those over a plural ("egg" is the egg, not the alias of
-    "cooking"; "stars" the alias of "shooting star")."""
+    "cooking"; "stars" the alias of "shooting star"). `keywords`: each emoji's CLDR keywords; one
+    that a single emoji has, and that is no name and no word of the grammar, is a keyword thing."""
     common: dict[str, list[str]] = {}
     for words, name in EMOJI_COMMON_WORDS.items():
         if name in names:
@@ -506,7 +525,28 @@ def emoji_lexicon(names: dict[str, list[str]]) -> Lexicon:
             for words in pick(name, aliases):
                 things.setdefault(name_words(words), name)
     return Lexicon(things=things, colours={}, backgrounds=_index(EMOJI_BACKGROUND_WORDS),
-                   max_things=EMOJI_MAX_THINGS)
+                   max_things=EMOJI_MAX_THINGS, keywords=unique_keywords(keywords or {}, names, things))
+
+
+# Words the reader reads as something else (or as nothing): never a keyword thing.
+_NOT_KEYWORDS = (set(_index(EMOJI_BACKGROUND_WORDS)) | set(COLOUR_OF) | set(SIZE_OF) | set(COUNT_WORDS)
+                 | set(VERTICAL_OF) | set(HORIZONTAL_OF) | set(MIDDLE_WORDS) | set(SEPARATORS)
+                 | set(BACKGROUND_MARKERS) | set(RELATIONS) | set(_PLACE_FILLER)
+                 | {"an", "or", "for", "me", "my", "please", "emoji", "draw", "make", "show", "picture", "image"})
+
+
+def unique_keywords(keywords: dict[str, list[str]], names: dict[str, list[str]],
+                    things: dict[str, str]) -> dict[str, str]:
+    """keyword -> emoji for the keywords (and their plurals) that exactly one known emoji has."""
+    owners: dict[str, set[str]] = {}
+    for name, words in keywords.items():
+        if name in names:
+            for word in map(name_words, words):
+                owners.setdefault(word, set()).add(name)
+    unique = {w: next(iter(o)) for w, o in owners.items()
+              if len(o) == 1 and w not in things and w not in _NOT_KEYWORDS}
+    plurals = {w + "s": name for w, name in unique.items() if w + "s" not in things and w + "s" not in owners}
+    return plurals | unique
 
 
 def emoji_caption(reading: Reading) -> str:
@@ -522,8 +562,8 @@ def emoji_caption(reading: Reading) -> str:
 class EmojiReader:
     """Reads a prompt into the emoji model's canonical words; names no emoji: as typed."""
 
-    def __init__(self, names: dict[str, list[str]]):
-        self.lexicon = emoji_lexicon(names)
+    def __init__(self, names: dict[str, list[str]], keywords: dict[str, list[str]] | None = None):
+        self.lexicon = emoji_lexicon(names, keywords)
 
     def __call__(self, prompt: str) -> str:
         reading = read_scene(prompt, self.lexicon)
@@ -531,17 +571,26 @@ class EmojiReader:
 
     @classmethod
     def from_checkpoint(cls, directory: Path) -> "EmojiReader":
-        path = Path(directory) / EMOJI_NAMES_FILE
-        try:
-            names = json.loads(path.read_text())
-        except (OSError, ValueError) as err:
-            raise ValueError(f"{path}: the emoji reader needs the model's emoji names ({err})") from err
-        if not isinstance(names, dict) or not all(isinstance(v, list) for v in names.values()):
-            raise ValueError(f"{path}: must map each emoji name to a list of aliases")
-        return cls(names)
+        """names.json is required; keywords.json is optional (checkpoints before it read without)."""
+        names = read_word_lists(Path(directory) / EMOJI_NAMES_FILE, "the emoji's names")
+        keywords_path = Path(directory) / EMOJI_KEYWORDS_FILE
+        keywords = read_word_lists(keywords_path, "the emoji's keywords") if keywords_path.exists() else None
+        return cls(names, keywords)
+
+
+def read_word_lists(path: Path, what: str) -> dict[str, list[str]]:
+    """A JSON file mapping each emoji name to a list of words, or a clear error."""
+    try:
+        table = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: the emoji reader needs {what} ({err})") from err
+    if not isinstance(table, dict) or not all(isinstance(v, list) for v in table.values()):
+        raise ValueError(f"{path}: must map each emoji name to a list of words")
+    return table
 
 
 EMOJI_NAMES_FILE = "names.json"
+EMOJI_KEYWORDS_FILE = "keywords.json"
 
 
 def as_typed(prompt: str) -> str:

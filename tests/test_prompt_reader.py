@@ -173,6 +173,41 @@ def test_an_emoji_prompt_naming_no_emoji_goes_to_the_model_as_typed():
         assert EmojiReader(EMOJI_NAMES)(prompt) == prompt
 
 
+EMOJI_KEYWORDS = {"hamburger": ["burger", "food"], "french fries": ["fries", "food"], "dog": ["pet"],
+                  "cat": ["pet"], "sun": ["bright", "sunny"], "smiling face with sunglasses": ["cool", "sun"],
+                  "lady beetle": ["ladybug", "insect", "red"]}
+KEYWORD_NAMES = {**EMOJI_NAMES, **{name: [] for name in EMOJI_KEYWORDS}}
+
+
+@pytest.mark.parametrize("prompt, meaning", [
+    ("a burger", "hamburger"),  # a keyword only one emoji has names it
+    ("two burgers", "a large hamburger on the left and a large hamburger on the right"),
+    ("a burger and fries", "a large hamburger on the left and a large french fries on the right"),
+    ("a ladybug on a pink background", "a large lady beetle in the center on a pink background"),
+    ("a cool dog", "dog"),  # a keyword right before a thing is an adjective
+    ("a sunny day", "sun"),  # before a word that names nothing, a keyword still names its emoji
+    ("a pet", "a pet"),  # a keyword two emoji share names neither
+    ("a red sun", "sun"),  # grammar words ("red") are never keywords, names beat keywords ("sun")
+])
+def test_emoji_keywords_name_an_emoji_where_used_as_a_noun(prompt, meaning):
+    from studio_core.prompt_reader import EmojiReader
+
+    assert EmojiReader(KEYWORD_NAMES, EMOJI_KEYWORDS)(prompt) == meaning
+
+
+def test_emoji_keywords_are_read_from_the_checkpoint_and_optional(tiny_checkpoint, tmp_path):
+    reading = shutil.copytree(tiny_checkpoint, tmp_path / "emoji-keywords")
+    manifest = json.loads((reading / "studio.json").read_text())
+    (reading / "studio.json").write_text(json.dumps({**manifest, "prompt_reader": "emoji"}))
+    (reading / "names.json").write_text(json.dumps(KEYWORD_NAMES))
+    assert Studio.load(reading, cpu=True).read_prompt("a burger please") == "a burger please"
+    (reading / "keywords.json").write_text(json.dumps(EMOJI_KEYWORDS))
+    assert Studio.load(reading, cpu=True).read_prompt("a burger please") == "hamburger"
+    (reading / "keywords.json").write_text("[1, 2]")
+    with pytest.raises(CheckpointError, match="keywords.json"):
+        Studio.load(reading, cpu=True)
+
+
 def test_an_emoji_reader_without_its_names_fails_the_load_naming_the_file(tiny_checkpoint, tmp_path):
     reading = shutil.copytree(tiny_checkpoint, tmp_path / "emoji-reading")
     manifest = json.loads((reading / "studio.json").read_text())
@@ -186,14 +221,15 @@ def test_an_emoji_reader_without_its_names_fails_the_load_naming_the_file(tiny_c
 
 def test_every_bare_name_of_the_emoji_data_reads_back_to_its_emoji():
     from studio_core.data.emoji import (
-        HELDOUT_TEMPLATES, TRAIN_TEMPLATES, bare_caption, font_available, vocabulary,
+        HELDOUT_TEMPLATES, TRAIN_TEMPLATES, bare_caption, font_available, read_annotations, vocabulary,
     )
     from studio_core.prompt_reader import EmojiReader
 
     if not font_available():
         pytest.skip("the CLDR annotations are not installed (apt-get install unicode-cldr-core)")
     entries = vocabulary()
-    reader = EmojiReader({e.name: list(e.aliases) for e in entries})
+    _, keywords = read_annotations()
+    reader = EmojiReader({e.name: list(e.aliases) for e in entries}, {e.name: keywords.get(e.char, []) for e in entries})
     rng = np.random.default_rng(0)
     misread = [(e.name, prompt, reader(prompt)) for e in entries
                for prompt in [bare_caption(e, rng, HELDOUT_TEMPLATES), bare_caption(e, rng, TRAIN_TEMPLATES)]

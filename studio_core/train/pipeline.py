@@ -63,10 +63,13 @@ def train_studio_model(tokenizer_dir: str, out: str, work: str, examples: int, d
 
 
 def add_emoji_reader(checkpoint: Path) -> None:
-    """Ship the emoji's names (CLDR names and aliases) with the checkpoint and have its prompts
-    read in the emoji data's words (prompt_reader.EmojiReader): the app needs no CLDR files."""
-    from ..data.emoji import vocabulary
-    from ..prompt_reader import EMOJI_NAMES_FILE
+    """Ship the emoji's words with the checkpoint (CLDR names and aliases, and every CLDR keyword)
+    and have its prompts read in the emoji data's words (prompt_reader.EmojiReader): the app
+    needs no CLDR files."""
+    from ..data.emoji import read_annotations, vocabulary
+    from ..prompt_reader import EMOJI_KEYWORDS_FILE, EMOJI_NAMES_FILE
 
+    _, keywords = read_annotations()
     write_json(checkpoint / EMOJI_NAMES_FILE, {e.name: list(e.aliases) for e in vocabulary()})
+    write_json(checkpoint / EMOJI_KEYWORDS_FILE, {e.name: keywords.get(e.char, []) for e in vocabulary()})
     write_json(checkpoint / "studio.json", read_json(checkpoint / "studio.json") | {"prompt_reader": "emoji"})
