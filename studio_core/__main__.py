@@ -1,4 +1,4 @@
-"""Command line: python -m studio_core {generate, evaluate, bench, train-tokenizer, train-transformer, train-*}.
+"""Command line: python -m studio_core {generate, evaluate, bench, train-tokenizer, finetune-decoder, train-transformer, train-*}.
 
 Every command is a thin layer over the library; a problem with the input (a prompt, a setting, a
 checkpoint) is printed as one line naming what is wrong, never as a traceback.
@@ -80,6 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--crop", type=int, default=None,
                    help="train on random crops of this many pixels (the last 10 %% of steps on whole pictures)")
     t.add_argument("--seed", type=int, default=0)
+
+    d = commands.add_parser("finetune-decoder",
+                            help="sharpen a trained tokenizer's decoder; its codes (and every transformer on them) stay valid")
+    d.add_argument("--init-from", required=True, metavar="DIR", help="the trained VQModel directory")
+    d.add_argument("--out", default="runs/tokenizer-decoder")
+    d.add_argument("--dataset", choices=("shapes", "emoji"), default="emoji")
+    d.add_argument("--steps", type=int, default=600)
+    d.add_argument("--lr", type=float, default=5e-4)
+    d.add_argument("--batch-size", type=int, default=16)
+    d.add_argument("--threads", type=int, default=None)
 
     m = commands.add_parser("train-transformer", help="train the progressive transformer")
     m.add_argument("--tokenizer", default="runs/tokenizer", help="trained VQModel directory")
@@ -204,6 +214,16 @@ def command_train_tokenizer(args: argparse.Namespace) -> None:
           f"codebook usage {100 * report['codebook_usage']:.1f} %, {report['train_seconds']:.0f} s")
 
 
+def command_finetune_decoder(args: argparse.Namespace) -> None:
+    from .train.tokenizer import DecoderFinetuneConfig, finetune_decoder
+
+    report = finetune_decoder(DecoderFinetuneConfig(
+        init_from=args.init_from, out=args.out, dataset=args.dataset, steps=args.steps, lr=args.lr,
+        batch_size=args.batch_size, threads=args.threads))
+    print(f"decoder: PSNR {report['psnr_db']:.2f} dB on {report['images']} held-out pictures, "
+          f"{report['train_seconds_this_run']:.0f} s; codes unchanged")
+
+
 def command_train_transformer(args: argparse.Namespace) -> None:
     from .train.pipeline import train_studio_model
 
@@ -300,6 +320,7 @@ def command_train_emoji_checker(args: argparse.Namespace) -> None:
 
 COMMANDS = {
     "generate": command_generate, "train-tokenizer": command_train_tokenizer,
+    "finetune-decoder": command_finetune_decoder,
     "train-transformer": command_train_transformer, "evaluate": command_evaluate, "bench": command_bench,
     "train-evaluator": command_train_evaluator, "train-emoji-checker": command_train_emoji_checker,
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import math
 
 import numpy as np
@@ -101,6 +102,31 @@ def test_tokenizer_crops_sit_on_the_token_lattice_and_stop_before_the_end(tmp_pa
     assert batch_pixels(config, 9, source).shape == (4, 3, 64, 64)  # the last 10 %: whole pictures
     with pytest.raises(ValueError, match="dataset"):
         builtin_dataset("faces", 0, "train")
+
+
+def test_decoder_finetune_keeps_every_code_and_sharpens_the_decoder(tmp_path):
+    """The encoder and codebook are frozen, so a transformer trained on the old codes stays valid;
+    the decoder learns, and a cut run resumes to its step."""
+    from studio_core.tokenizer import ImageTokenizer, images_to_tensor
+    from studio_core.train.tokenizer import DecoderFinetuneConfig, builtin_dataset, finetune_decoder
+
+    train_tokenizer(tiny_tokenizer_config(tmp_path / "tok", 6))
+    before = ImageTokenizer.from_pretrained(tmp_path / "tok")
+    config = DecoderFinetuneConfig(init_from=str(tmp_path / "tok"), out=str(tmp_path / "dec"), steps=3,
+                                   batch_size=4, lr=3e-3, dataset="shapes", save_every=3, report_images=8)
+    finetune_decoder(config)
+    report = finetune_decoder(replace(config, steps=24))  # the same command, more steps
+    assert report["first_step_this_run"] == 3 and report["decoder_only"]
+    assert [r["step"] for r in log_of(tmp_path / "dec")] == list(range(1, 25))
+    after = ImageTokenizer.from_pretrained(tmp_path / "dec")
+    pictures = images_to_tensor(np.stack([builtin_dataset("shapes", 3, "heldout")[i].image for i in range(8)]))
+    assert torch.equal(before.encode(pictures).ids, after.encode(pictures).ids)
+    old, new = before.vq.state_dict(), after.vq.state_dict()
+    frozen = [k for k in old if not k.startswith(("decoder.", "post_quant_conv."))]
+    assert frozen and all(torch.equal(old[k], new[k]) for k in frozen)
+    assert any(not torch.equal(old[k], new[k]) for k in old if k.startswith("decoder."))
+    log = log_of(tmp_path / "dec")
+    assert np.mean([r["mse"] for r in log[-5:]]) < np.mean([r["mse"] for r in log[:5]])
 
 
 def test_orders_are_permutations_in_the_promised_direction():

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -287,5 +287,101 @@ def train_tokenizer(config: TokenizerTrainConfig) -> dict:
         "train_seconds_this_run": time.time() - started, "first_step_this_run": start_step,
         "config": asdict(config)}
     report["train_seconds"] = report["train_seconds_this_run"]
+    (out / "tokenizer_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# Fine-tuning the decoder alone. Encoder, quant_conv and codebook stay frozen, so every picture
+# keeps the very token ids it had: a transformer trained on the old tokenizer's codes draws with
+# the new decoder unchanged. Only the codes' rendering into pixels gets sharper.
+
+
+@dataclass(frozen=True)
+class DecoderFinetuneConfig:
+    init_from: str  # a trained VQModel directory (its encoder and codebook are kept)
+    out: str = "runs/tokenizer-decoder"
+    steps: int = 600
+    batch_size: int = 16
+    lr: float = 5e-4
+    min_lr: float = 2e-5
+    dataset: str = "emoji"
+    crop: int | None = 32  # as in training: random squares on the token lattice, the last steps whole
+    full_share: float = 0.1
+    save_every: int = 50
+    seed: int = 1  # other pictures than the tokenizer's own training (seed 0)
+    threads: int | None = None
+    report_images: int = 512
+
+
+def decoder_parameters(vq) -> list[torch.nn.Parameter]:
+    """What maps codes to pixels: post_quant_conv and the decoder."""
+    return [*vq.post_quant_conv.parameters(), *vq.decoder.parameters()]
+
+
+def crop_codes(ids: torch.Tensor, pixels: torch.Tensor, size: int, rng: np.random.Generator,
+               scale: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same random square of each picture's code grid and of its pixels (`scale` px a code)."""
+    cells = size // scale
+    offsets = rng.integers(0, ids.shape[-1] - cells + 1, size=(len(ids), 2))
+    codes = torch.stack([g[y:y + cells, x:x + cells] for g, (y, x) in zip(ids, offsets)])
+    crops = torch.stack([p[:, y * scale:(y + cells) * scale, x * scale:(x + cells) * scale]
+                         for p, (y, x) in zip(pixels, offsets)])
+    return codes, crops
+
+
+def finetune_decoder(config: DecoderFinetuneConfig) -> dict:
+    """Train the decoder on reconstruction (MSE) from frozen codes; resumable from `out`."""
+    from tqdm.auto import tqdm
+
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = ImageTokenizer.from_pretrained(config.init_from)
+    vq = tokenizer.vq
+    vq.requires_grad_(False)
+    trained = decoder_parameters(vq)
+    for parameter in trained:
+        parameter.requires_grad_(True)
+    optimizer = torch.optim.Adam(trained, lr=config.lr)
+    state_path = out / STATE_FILE
+    start_step = 0
+    if state_path.exists():
+        state = torch.load(state_path, weights_only=True)
+        vq.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_step = int(state["step"])
+    source = builtin_dataset(config.dataset, config.seed, "train")
+    scale = tokenizer.image_size // tokenizer.grid_size
+    log = (out / "train_log.jsonl").open("a")
+    started = time.time()
+    vq.decoder.train()
+    for step in tqdm(range(start_step, config.steps), initial=start_step, total=config.steps, desc="decoder"):
+        for group in optimizer.param_groups:
+            group["lr"] = cosine_lr(config, step)
+        pixels = batch_pixels(replace(config, crop=None), step, source)
+        ids = tokenizer.encode(pixels).ids
+        if config.crop and step < (1 - config.full_share) * config.steps and config.crop < pixels.shape[-1]:
+            ids, pixels = crop_codes(ids, pixels, config.crop, np.random.default_rng([config.seed, step, 5]), scale)
+        b, h, w = ids.shape
+        z_q = vq.quantize.get_codebook_entry(ids.reshape(-1), (b, h, w, vq.config.vq_embed_dim))
+        mse = torch.mean((vq.decode(z_q, force_not_quantize=True).sample - pixels) ** 2)
+        optimizer.zero_grad(set_to_none=True)
+        mse.backward()
+        optimizer.step()
+        log.write(json.dumps({"step": step + 1, "mse": mse.item(), "psnr": 10 * math.log10(4.0 / max(mse.item(), 1e-10)),
+                              "elapsed_s": time.time() - started}) + "\n")
+        log.flush()
+        if (step + 1) % config.save_every == 0 or step + 1 == config.steps:
+            vq.save_pretrained(str(out))
+            torch.save({"step": step + 1, "model": vq.state_dict(), "optimizer": optimizer.state_dict()},
+                       out / (STATE_FILE + ".tmp"))
+            (out / (STATE_FILE + ".tmp")).replace(state_path)
+    vq.eval()
+    report = reconstruction_report(tokenizer, config.report_images, dataset_name=config.dataset) | {
+        "train_seconds_this_run": time.time() - started, "first_step_this_run": start_step,
+        "decoder_only": True, "config": asdict(config)}
     (out / "tokenizer_report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
