@@ -1,16 +1,17 @@
 """Choose an emoji model's sampling defaults on VALIDATION prompts (other emoji and scenes than
 `python -m studio_core evaluate` uses): prompt following for every combination of the given
-guidance scales, temperatures, top-k and revision shares, judged by the emoji checker, printed as a table. The winner goes
-into the checkpoint's studio.json ("sampling").
+guidance scales, temperatures, top-k, revision shares and stage counts, judged by the emoji checker,
+printed as a table. The winner goes into the checkpoint's studio.json ("sampling").
 
     python benchmarks/sweep_emoji_sampling.py --checkpoint checkpoints/emoji-v1 --guidance 3 6 --temperatures 1.0 0.7 \
-        [--top-k 0 16] [--revision 0.5 1.0]
+        [--top-k 0 16] [--revision 0.5 1.0] [--stages 16 24] [--pairs 40]
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+from collections import defaultdict
 import sys
 from pathlib import Path
 
@@ -32,10 +33,13 @@ def main() -> None:
     parser.add_argument("--checkpoint", default="checkpoints/emoji-v1")
     parser.add_argument("--bare", type=int, default=40, help="bare-name prompts (distinct emoji)")
     parser.add_argument("--placed", type=int, default=20, help="one-emoji scenes (held-out combinations)")
-    parser.add_argument("--guidance", type=float, nargs="+", default=[3.0])
-    parser.add_argument("--temperatures", type=float, nargs="+", default=[1.0])
+    parser.add_argument("--pairs", type=int, default=0, help="two-emoji scenes (held-out combinations)")
+    # Every setting left out keeps the checkpoint's default (its studio.json "sampling").
+    parser.add_argument("--guidance", type=float, nargs="+", default=[None])
+    parser.add_argument("--temperatures", type=float, nargs="+", default=[None])
     parser.add_argument("--top-k", type=int, nargs="+", default=[None], help="0: the whole codebook")
     parser.add_argument("--revision", type=float, nargs="+", default=[None])
+    parser.add_argument("--stages", type=int, nargs="+", default=[None])
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -43,19 +47,28 @@ def main() -> None:
     checker = EmojiClassifier.from_pretrained(evaluation_entry(args.checkpoint)["checker"])
     bare = bare_name_scenes(args.bare, seed=VALIDATION_SEED)
     placed = [e.scene for e in EmojiDataset(seed=VALIDATION_SEED, split="heldout", num_objects=1).take(args.placed)]
-    print(f"{args.bare} bare names and {args.placed} placed emoji a row (validation seed {VALIDATION_SEED}); "
-          f"other settings: the checkpoint's defaults, {studio.default_settings}\n")
-    print("| guidance | temperature | top-k | revision | bare top-1 | bare top-5 | placed position | placed background "
-          "| placed top-5 |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for guidance, temperature, top_k, revision in itertools.product(args.guidance, args.temperatures, args.top_k,
-                                                                    args.revision):
-        overrides = {k: v for k, v in (("top_k", top_k), ("revision", revision)) if v is not None}
-        settings = studio.settings(guidance=guidance, temperature=temperature, **overrides)
-        b = generate_and_judge(studio, settings, checker, [emoji_scene_prompt(s) for s in bare], bare, 0)
-        p = generate_and_judge(studio, settings, checker, [emoji_scene_prompt(s) for s in placed], placed, 0)
-        print(f"| {guidance} | {temperature} | {settings.top_k} | {settings.revision} | {100 * b['top1']:.1f} % | {100 * b['top5']:.1f} % | "
-              f"{100 * p['position']:.1f} % | {100 * p['background']:.1f} % | {100 * p['top5']:.1f} % |", flush=True)
+    pairs = [e.scene for e in EmojiDataset(seed=VALIDATION_SEED, split="heldout", num_objects=2).take(args.pairs)]
+    print(f"{args.bare} bare names, {args.placed} placed emoji and {args.pairs} pairs a row (validation seed "
+          f"{VALIDATION_SEED}); other settings: the checkpoint's defaults, {studio.default_settings}\n")
+    print("| guidance | temperature | top-k | revision | stages | bare top-1 | bare top-5 | placed position "
+          "| placed background | placed top-5 | pairs position | pairs top-5 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for guidance, temperature, top_k, revision, stages in itertools.product(
+            args.guidance, args.temperatures, args.top_k, args.revision, args.stages):
+        settings = studio.settings(guidance=guidance, temperature=temperature, top_k=top_k, revision=revision,
+                                   stages=stages)  # None keeps the checkpoint's default
+        b, p, two = (judged(studio, settings, checker, scenes) for scenes in (bare, placed, pairs))
+        print(f"| {settings.guidance} | {settings.temperature} | {settings.top_k} | {settings.revision} | {settings.stages} | "
+              f"{b['top1']} | {b['top5']} | {p['position']} | {p['background']} | {p['top5']} | "
+              f"{two['position']} | {two['top5']} |", flush=True)
+
+
+def judged(studio, settings, checker, scenes) -> dict[str, str]:
+    """The checker's shares on these scenes as percentages ("-" where there are none)."""
+    if not scenes:
+        return defaultdict(lambda: "-")
+    shares = generate_and_judge(studio, settings, checker, [emoji_scene_prompt(s) for s in scenes], scenes, 0)
+    return {k: f"{100 * v:.1f} %" for k, v in shares.items()}
 
 
 if __name__ == "__main__":
