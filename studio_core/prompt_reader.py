@@ -584,7 +584,8 @@ def read_word_lists(path: Path, what: str) -> dict[str, list[str]]:
         table = json.loads(path.read_text())
     except (OSError, ValueError) as err:
         raise ValueError(f"{path}: the emoji reader needs {what} ({err})") from err
-    if not isinstance(table, dict) or not all(isinstance(v, list) for v in table.values()):
+    if not isinstance(table, dict) or not all(isinstance(v, list) and all(isinstance(w, str) for w in v)
+                                              for v in table.values()):
         raise ValueError(f"{path}: must map each emoji name to a list of words")
     return table
 

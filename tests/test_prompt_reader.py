@@ -203,9 +203,10 @@ def test_emoji_keywords_are_read_from_the_checkpoint_and_optional(tiny_checkpoin
     assert Studio.load(reading, cpu=True).read_prompt("a burger please") == "a burger please"
     (reading / "keywords.json").write_text(json.dumps(EMOJI_KEYWORDS))
     assert Studio.load(reading, cpu=True).read_prompt("a burger please") == "hamburger"
-    (reading / "keywords.json").write_text("[1, 2]")
-    with pytest.raises(CheckpointError, match="keywords.json"):
-        Studio.load(reading, cpu=True)
+    for damaged in ("[1, 2]", '{"hamburger": [1]}', "{not json"):
+        (reading / "keywords.json").write_text(damaged)
+        with pytest.raises(CheckpointError, match="keywords.json"):
+            Studio.load(reading, cpu=True)
 
 
 def test_an_emoji_reader_without_its_names_fails_the_load_naming_the_file(tiny_checkpoint, tmp_path):
