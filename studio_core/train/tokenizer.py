@@ -330,6 +330,42 @@ def crop_codes(ids: torch.Tensor, pixels: torch.Tensor, size: int, rng: np.rando
     return codes, crops
 
 
+def decoder_batch(config: DecoderFinetuneConfig, step: int, source, tokenizer: ImageTokenizer):
+    """(codes, pixels) of a step: the frozen encoder's ids of whole pictures, then the same crop of
+    both (on the token lattice) except in the last `full_share` of the steps."""
+    pixels = batch_pixels(replace(config, crop=None), step, source)
+    ids = tokenizer.encode(pixels).ids
+    if config.crop and step < (1 - config.full_share) * config.steps and config.crop < pixels.shape[-1]:
+        scale = tokenizer.image_size // tokenizer.grid_size
+        ids, pixels = crop_codes(ids, pixels, config.crop, np.random.default_rng([config.seed, step, 5]), scale)
+    return ids, pixels
+
+
+def decode_with_grad(vq, ids: torch.Tensor) -> torch.Tensor:
+    """`ImageTokenizer.decode` without its no_grad: the decoder is what is trained."""
+    b, h, w = ids.shape
+    z_q = vq.quantize.get_codebook_entry(ids.reshape(-1), (b, h, w, vq.config.vq_embed_dim))
+    return vq.decode(z_q, force_not_quantize=True).sample
+
+
+def save_decoder_state(out: Path, step: int, vq, optimizer) -> None:
+    """The weights as a VQModel folder, and what a later run needs to continue (atomically)."""
+    vq.save_pretrained(str(out))
+    torch.save({"step": step, "model": vq.state_dict(), "optimizer": optimizer.state_dict()},
+               out / (STATE_FILE + ".tmp"))
+    (out / (STATE_FILE + ".tmp")).replace(out / STATE_FILE)
+
+
+def load_decoder_state(out: Path, vq, optimizer) -> int:
+    """The step to continue from: 0 for a new run, else the saved step with its state restored."""
+    if not (out / STATE_FILE).exists():
+        return 0
+    state = torch.load(out / STATE_FILE, weights_only=True)
+    vq.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    return int(state["step"])
+
+
 def finetune_decoder(config: DecoderFinetuneConfig) -> dict:
     """Train the decoder on reconstruction (MSE) from frozen codes; resumable from `out`."""
     from tqdm.auto import tqdm
@@ -346,39 +382,25 @@ def finetune_decoder(config: DecoderFinetuneConfig) -> dict:
     for parameter in trained:
         parameter.requires_grad_(True)
     optimizer = torch.optim.Adam(trained, lr=config.lr)
-    state_path = out / STATE_FILE
-    start_step = 0
-    if state_path.exists():
-        state = torch.load(state_path, weights_only=True)
-        vq.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start_step = int(state["step"])
+    start_step = load_decoder_state(out, vq, optimizer)
     source = builtin_dataset(config.dataset, config.seed, "train")
-    scale = tokenizer.image_size // tokenizer.grid_size
-    log = (out / "train_log.jsonl").open("a")
     started = time.time()
     vq.decoder.train()
-    for step in tqdm(range(start_step, config.steps), initial=start_step, total=config.steps, desc="decoder"):
-        for group in optimizer.param_groups:
-            group["lr"] = cosine_lr(config, step)
-        pixels = batch_pixels(replace(config, crop=None), step, source)
-        ids = tokenizer.encode(pixels).ids
-        if config.crop and step < (1 - config.full_share) * config.steps and config.crop < pixels.shape[-1]:
-            ids, pixels = crop_codes(ids, pixels, config.crop, np.random.default_rng([config.seed, step, 5]), scale)
-        b, h, w = ids.shape
-        z_q = vq.quantize.get_codebook_entry(ids.reshape(-1), (b, h, w, vq.config.vq_embed_dim))
-        mse = torch.mean((vq.decode(z_q, force_not_quantize=True).sample - pixels) ** 2)
-        optimizer.zero_grad(set_to_none=True)
-        mse.backward()
-        optimizer.step()
-        log.write(json.dumps({"step": step + 1, "mse": mse.item(), "psnr": 10 * math.log10(4.0 / max(mse.item(), 1e-10)),
-                              "elapsed_s": time.time() - started}) + "\n")
-        log.flush()
-        if (step + 1) % config.save_every == 0 or step + 1 == config.steps:
-            vq.save_pretrained(str(out))
-            torch.save({"step": step + 1, "model": vq.state_dict(), "optimizer": optimizer.state_dict()},
-                       out / (STATE_FILE + ".tmp"))
-            (out / (STATE_FILE + ".tmp")).replace(state_path)
+    with (out / "train_log.jsonl").open("a") as log:
+        for step in tqdm(range(start_step, config.steps), initial=start_step, total=config.steps, desc="decoder"):
+            for group in optimizer.param_groups:
+                group["lr"] = cosine_lr(config, step)
+            ids, pixels = decoder_batch(config, step, source, tokenizer)
+            mse = torch.mean((decode_with_grad(vq, ids) - pixels) ** 2)
+            optimizer.zero_grad(set_to_none=True)
+            mse.backward()
+            optimizer.step()
+            log.write(json.dumps({"step": step + 1, "mse": mse.item(),
+                                  "psnr": 10 * math.log10(4.0 / max(mse.item(), 1e-10)),
+                                  "elapsed_s": time.time() - started}) + "\n")
+            log.flush()
+            if (step + 1) % config.save_every == 0 or step + 1 == config.steps:
+                save_decoder_state(out, step + 1, vq, optimizer)
     vq.eval()
     report = reconstruction_report(tokenizer, config.report_images, dataset_name=config.dataset) | {
         "train_seconds_this_run": time.time() - started, "first_step_this_run": start_step,
