@@ -92,3 +92,18 @@ def test_a_bad_training_option_is_refused_before_any_data_is_encoded(tmp_path, c
     assert code == 2
     assert "late_share must be between 0 and 1, got 1.5" in capsys.readouterr().err
     assert not (tmp_path / "work").exists()
+
+
+def test_finetune_decoder_from_the_shell_writes_a_tokenizer_and_names_a_missing_one(tmp_path, capsys):
+    from studio_core.tokenizer import ImageTokenizer, small_vqmodel
+
+    vq = tmp_path / "vq64"
+    ImageTokenizer(small_vqmodel(codebook_size=16, channels=(8, 8, 8), embed_dim=4, norm_groups=4,
+                                 image_size=64)).save_pretrained(vq)
+    code = main(["finetune-decoder", "--init-from", str(vq), "--out", str(tmp_path / "sharper"), "--dataset",
+                 "shapes", "--steps", "2", "--batch-size", "2"])
+    assert code == 0 and "codes unchanged" in capsys.readouterr().out
+    assert ImageTokenizer.from_pretrained(tmp_path / "sharper").codebook_size == 16
+    code = main(["finetune-decoder", "--init-from", str(tmp_path / "no-tokenizer"), "--out", str(tmp_path / "x")])
+    assert code == 2 and "no-tokenizer" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

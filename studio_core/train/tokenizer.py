@@ -373,9 +373,9 @@ def finetune_decoder(config: DecoderFinetuneConfig) -> dict:
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
+    tokenizer = ImageTokenizer.from_pretrained(config.init_from)  # a bad folder is named before `out` is made
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer = ImageTokenizer.from_pretrained(config.init_from)
     vq = tokenizer.vq
     vq.requires_grad_(False)
     trained = decoder_parameters(vq)
