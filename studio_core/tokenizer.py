@@ -120,6 +120,10 @@ class ImageTokenizer:
     @torch.no_grad()
     def decode(self, ids: torch.Tensor) -> torch.Tensor:
         """Token ids (B, H, W) -> pixels (B, 3, S, S) in [-1, 1]."""
+        return self.codes_to_pixels(ids)
+
+    def codes_to_pixels(self, ids: torch.Tensor) -> torch.Tensor:
+        """`decode` with gradients, for training the decoder (`finetune-decoder`)."""
         ids = ids.to(self.device)
         b, h, w = ids.shape
         z_q = self.vq.quantize.get_codebook_entry(ids.reshape(-1), (b, h, w, self.vq.config.vq_embed_dim))

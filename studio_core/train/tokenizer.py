@@ -197,24 +197,36 @@ def save_tokenizer(accelerator, tokenizer: ImageTokenizer, out: Path) -> None:
 STATE_FILE = "train_state.pt"
 
 
-def save_train_state(out: Path, step: int, tokenizer: ImageTokenizer, optimizer, codebook: EmaCodebook,
-                     used: torch.Tensor) -> None:
-    """Everything a later run needs to continue at `step` (written atomically)."""
-    state = {"step": step, "model": tokenizer.vq.state_dict(), "optimizer": optimizer.state_dict(),
-             "cluster_size": codebook.cluster_size, "embed_sum": codebook.embed_sum, "used": used}
+def write_state(out: Path, step: int, vq, optimizer, **extra: torch.Tensor) -> None:
+    """Everything a later run needs to continue at `step`: weights, optimizer and `extra`
+    (written atomically, so a run stopped mid-write keeps the state before)."""
+    state = {"step": step, "model": vq.state_dict(), "optimizer": optimizer.state_dict(), **extra}
     torch.save(state, out / (STATE_FILE + ".tmp"))
     (out / (STATE_FILE + ".tmp")).replace(out / STATE_FILE)
+
+
+def read_state(out: Path, vq, optimizer) -> dict | None:
+    """The saved state with weights and optimizer restored, or None for a new run."""
+    if not (out / STATE_FILE).exists():
+        return None
+    state = torch.load(out / STATE_FILE, weights_only=True)
+    vq.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    return state
+
+
+def save_train_state(out: Path, step: int, tokenizer: ImageTokenizer, optimizer, codebook: EmaCodebook,
+                     used: torch.Tensor) -> None:
+    write_state(out, step, tokenizer.vq, optimizer, cluster_size=codebook.cluster_size,
+                embed_sum=codebook.embed_sum, used=used)
 
 
 def load_train_state(out: Path, tokenizer: ImageTokenizer, optimizer, codebook: EmaCodebook,
                      used: torch.Tensor) -> int:
     """The step to continue from: 0 for a new run, else the saved step with every state restored."""
-    path = out / STATE_FILE
-    if not path.exists():
+    state = read_state(out, tokenizer.vq, optimizer)
+    if state is None:
         return 0
-    state = torch.load(path, weights_only=True)
-    tokenizer.vq.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
     codebook.cluster_size.copy_(state["cluster_size"])
     codebook.embed_sum.copy_(state["embed_sum"])
     used.copy_(state["used"])
@@ -341,31 +353,6 @@ def decoder_batch(config: DecoderFinetuneConfig, step: int, source, tokenizer: I
     return ids, pixels
 
 
-def decode_with_grad(vq, ids: torch.Tensor) -> torch.Tensor:
-    """`ImageTokenizer.decode` without its no_grad: the decoder is what is trained."""
-    b, h, w = ids.shape
-    z_q = vq.quantize.get_codebook_entry(ids.reshape(-1), (b, h, w, vq.config.vq_embed_dim))
-    return vq.decode(z_q, force_not_quantize=True).sample
-
-
-def save_decoder_state(out: Path, step: int, vq, optimizer) -> None:
-    """The weights as a VQModel folder, and what a later run needs to continue (atomically)."""
-    vq.save_pretrained(str(out))
-    torch.save({"step": step, "model": vq.state_dict(), "optimizer": optimizer.state_dict()},
-               out / (STATE_FILE + ".tmp"))
-    (out / (STATE_FILE + ".tmp")).replace(out / STATE_FILE)
-
-
-def load_decoder_state(out: Path, vq, optimizer) -> int:
-    """The step to continue from: 0 for a new run, else the saved step with its state restored."""
-    if not (out / STATE_FILE).exists():
-        return 0
-    state = torch.load(out / STATE_FILE, weights_only=True)
-    vq.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    return int(state["step"])
-
-
 def finetune_decoder(config: DecoderFinetuneConfig) -> dict:
     """Train the decoder on reconstruction (MSE) from frozen codes; resumable from `out`."""
     from tqdm.auto import tqdm
@@ -382,7 +369,8 @@ def finetune_decoder(config: DecoderFinetuneConfig) -> dict:
     for parameter in trained:
         parameter.requires_grad_(True)
     optimizer = torch.optim.Adam(trained, lr=config.lr)
-    start_step = load_decoder_state(out, vq, optimizer)
+    state = read_state(out, vq, optimizer)
+    start_step = 0 if state is None else int(state["step"])
     source = builtin_dataset(config.dataset, config.seed, "train")
     started = time.time()
     vq.decoder.train()
@@ -391,7 +379,7 @@ def finetune_decoder(config: DecoderFinetuneConfig) -> dict:
             for group in optimizer.param_groups:
                 group["lr"] = cosine_lr(config, step)
             ids, pixels = decoder_batch(config, step, source, tokenizer)
-            mse = torch.mean((decode_with_grad(vq, ids) - pixels) ** 2)
+            mse = torch.mean((tokenizer.codes_to_pixels(ids) - pixels) ** 2)
             optimizer.zero_grad(set_to_none=True)
             mse.backward()
             optimizer.step()
@@ -400,7 +388,8 @@ def finetune_decoder(config: DecoderFinetuneConfig) -> dict:
                                   "elapsed_s": time.time() - started}) + "\n")
             log.flush()
             if (step + 1) % config.save_every == 0 or step + 1 == config.steps:
-                save_decoder_state(out, step + 1, vq, optimizer)
+                vq.save_pretrained(str(out))
+                write_state(out, step + 1, vq, optimizer)
     vq.eval()
     report = reconstruction_report(tokenizer, config.report_images, dataset_name=config.dataset) | {
         "train_seconds_this_run": time.time() - started, "first_step_this_run": start_step,
