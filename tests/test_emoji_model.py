@@ -63,12 +63,18 @@ def test_evaluate_on_an_emoji_checkpoint_prints_every_emoji_figure(tmp_path, cap
     assert code == 0
     printed = capsys.readouterr().out
     for words in ("tokenizer PSNR", "bare names (4 emoji): right emoji top-1", "right emoji top-5",
-                  "placed (4 scenes, 6 emoji): position", "background", "held-out phrasings"):
+                  "placed (4 scenes, 6 emoji): position", "background", "held-out phrasings",
+                  "true renders through the tokenizer alone"):
         assert words in printed, printed
     report = json.loads(report_path.read_text())
     assert report["bare"]["pictures"] == 4 and report["two"]["emoji"] == 4
     for part in ("bare", "one", "two", "bare_heldout_phrasings"):
         assert all(0.0 <= report[part][k] <= 1.0 for k in ("top1", "top5", "position", "background"))
+    # the ceiling judges the same scenes' true renders: as many pictures and emoji as were generated
+    for part in ("one", "two"):
+        ceiling = report[part]["through_tokenizer"]
+        assert (ceiling["pictures"], ceiling["emoji"]) == (report[part]["pictures"], report[part]["emoji"])
+        assert all(0.0 <= ceiling[k] <= 1.0 for k in ("top1", "top5", "position", "background"))
 
 
 def test_a_bad_evaluation_entry_names_the_file(tmp_path):

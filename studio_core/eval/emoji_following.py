@@ -20,6 +20,7 @@ from ..data.emoji import (
     BARE, HELDOUT_TEMPLATES, EmojiDataset, EmojiObject, EmojiScene, bare_caption, emoji_scene_prompt,
     vocabulary,
 )
+from ..tokenizer import images_to_tensor, tensor_to_images
 from .emoji_checker import EmojiClassifier, judge_many, summarise
 from .prompt_following import publish_report
 
@@ -51,6 +52,17 @@ def generate_and_judge(studio, settings, checker: EmojiClassifier, prompts: list
     return summarise(judge_many(checker, images, scenes))
 
 
+def judge_through_tokenizer(tokenizer, checker: EmojiClassifier, examples: list, batch: int = 50) -> dict:
+    """The scenes' true renders encoded and decoded by the model's own tokenizer, then judged: what
+    a generator that picked every token right would score. A placed emoji is 13 to 20 pixels, 3 to
+    5 tokens wide, and the tokenizer's reconstruction of its details is what the classifier sees."""
+    images = np.stack([e.image for e in examples])
+    decoded = [image for start in range(0, len(images), batch)
+               for image in tensor_to_images(tokenizer.decode(
+                   tokenizer.encode(images_to_tensor(images[start:start + batch])).ids))]
+    return summarise(judge_many(checker, decoded, [e.scene for e in examples]))
+
+
 def evaluate_emoji_studio(studio, settings, checker: EmojiClassifier, bare: int = 200, single: int = 200,
                           pairs: int = 100, phrasings: int = 100, seed: int = 0) -> dict:
     from ..train.tokenizer import reconstruction_report
@@ -62,10 +74,11 @@ def evaluate_emoji_studio(studio, settings, checker: EmojiClassifier, bare: int 
                                         scenes, seed)
     for key, count, num_objects in (("one", single, 1), ("two", pairs, 2)):
         if count:
-            placed = [e.scene for e in EmojiDataset(seed=EVAL_SEED, split="heldout", num_objects=num_objects)
-                      .take(count)]
+            examples = EmojiDataset(seed=EVAL_SEED, split="heldout", num_objects=num_objects).take(count)
+            placed = [e.scene for e in examples]
             report[key] = generate_and_judge(studio, settings, checker,
                                              [emoji_scene_prompt(s) for s in placed], placed, seed)
+            report[key]["through_tokenizer"] = judge_through_tokenizer(studio.models.tokenizer, checker, examples)
     if phrasings:
         scenes = bare_name_scenes(phrasings)
         report["bare_heldout_phrasings"] = generate_and_judge(
@@ -117,6 +130,11 @@ def markdown_emoji_report(report: dict) -> str:
                 r = report[key]
                 lines.append(f"| {words} ({r['pictures']} scenes): position / background / top-5 | "
                              f"{100 * r['position']:.1f} / {100 * r['background']:.1f} / {100 * r['top5']:.1f} % | reported |")
+                if "through_tokenizer" in r:
+                    t = r["through_tokenizer"]
+                    lines.append(f"| {words}, true renders through the tokenizer alone: position / top-1 / top-5 | "
+                                 f"{100 * t['position']:.1f} / {100 * t['top1']:.1f} / {100 * t['top5']:.1f} % "
+                                 "| reported (the generator's ceiling) |")
     if "bare_heldout_phrasings" in report:
         h = report["bare_heldout_phrasings"]
         lines.append(f"| bare names in held-out phrasings ({h['pictures']}): top-1 / top-5 | "
