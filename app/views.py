@@ -92,8 +92,11 @@ def status_line(work: Workspace, note: str | None = None, read_as: str | None = 
 
 
 def reading_of(studio: Studio, prompt: str) -> str | None:
-    """The model's reading of a prompt where it differs from the words typed (prompt_reader.py)."""
+    """The model's reading of a prompt where it differs from the words typed (prompt_reader.py),
+    and whether it draws the things region by region (regions.py)."""
     read = studio.read_prompt(prompt)
+    if studio.prompt_regions(prompt):
+        return f"{read}, each drawn in its own cell from its own words"
     return None if " ".join(read.lower().split()) == " ".join(prompt.lower().split()) else read
 
 

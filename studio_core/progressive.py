@@ -15,7 +15,8 @@ from . import sampler
 from .checkpoints import BUNDLED_CHECKPOINT, CheckpointError, read_json, require_model_dir
 from .device import Placement, choose_placement, precision_name
 from .family import colour_cells, mean_code_colours
-from .prompt_reader import READERS
+from .prompt_reader import POSITIONS, READERS
+from .regions import RegionWords, merge_by_region, region_masks
 from .state import GenerationState, SamplerSettings
 from .text_encoder import TextEncoder
 from .tokenizer import ImageTokenizer, images_to_tensor
@@ -41,6 +42,9 @@ class StudioModels:
     # "emoji" in the emoji data's words (from the checkpoint's names.json).
     prompt_reader: str = "none"
     directory: Path | None = None  # the checkpoint folder (a reader may read its files)
+    # studio.json "regional_prompts": where the reader reads several placed things, each is
+    # predicted in its own cell from its own words (regions.py).
+    regional_prompts: bool = False
 
 
 def load_models(checkpoint: str | Path | None = None, placement: Placement | None = None) -> StudioModels:
@@ -67,7 +71,12 @@ def load_models(checkpoint: str | Path | None = None, placement: Placement | Non
     if reader not in READERS:
         raise CheckpointError(f"{directory / 'studio.json'}: \"prompt_reader\" must be one of "
                               f"{sorted(READERS)}, got {reader!r}")
-    return StudioModels(tokenizer, text_encoder, transformer, sampling, directory.name, note, reader, directory)
+    regional = manifest.get("regional_prompts", False)
+    if not isinstance(regional, bool):
+        raise CheckpointError(f"{directory / 'studio.json'}: \"regional_prompts\" must be true or false, "
+                              f"got {regional!r}")
+    return StudioModels(tokenizer, text_encoder, transformer, sampling, directory.name, note, reader, directory,
+                        regional)
 
 
 def make_reader(models: StudioModels):
@@ -116,6 +125,9 @@ class GuidedPredictor:
     def __call__(self, ids: torch.Tensor, prompt: str) -> sampler.Prediction:
         model = self.family.models.transformer
         ids = ids.to(self.family.device)[None]
+        regions = self.family.prompt_regions(prompt)
+        if regions:
+            return self.regional(ids, regions)
         if self.guidance == 1.0:
             out = model(ids, self.family.text_context(prompt))
             return sampler.Prediction(out.logits[0].cpu(), out.qerror[0].cpu(), out.importance[0].cpu())
@@ -123,6 +135,22 @@ class GuidedPredictor:
         cond, uncond = out.logits[0], out.logits[1]
         logits = uncond + self.guidance * (cond - uncond)
         return sampler.Prediction(logits.cpu(), out.qerror[0].cpu(), out.importance[0].cpu())
+
+    def regional(self, ids: torch.Tensor, regions: tuple[RegionWords, ...]) -> sampler.Prediction:
+        """One pass over every region's words (and the empty prompt, for guidance); each token
+        takes its logits and scores from its own region's words (regions.py)."""
+        family, k = self.family, len(regions)
+        contexts = [family.text_context(r.words) for r in regions]
+        if self.guidance != 1.0:
+            contexts.append(family.text_context(""))
+        out = family.models.transformer(ids.expand(len(contexts), -1), TextContext.concat(contexts))
+        logits = out.logits[:k]
+        if self.guidance != 1.0:
+            uncond = out.logits[k:]
+            logits = uncond + self.guidance * (logits - uncond)
+        masks = region_masks(regions, POSITIONS, family.grid_size)
+        return sampler.Prediction(*(merge_by_region(v.cpu(), masks)
+                                    for v in (logits, out.qerror[:k], out.importance[:k])))
 
 
 class ProgressiveFamily:
@@ -160,6 +188,16 @@ class ProgressiveFamily:
         if reader not in READERS:
             raise ValueError(f"prompt reader must be one of {sorted(READERS)}, got {reader!r}")
         return ProgressiveFamily(replace(self.models, prompt_reader=reader), self.name)
+
+    def with_regional_prompts(self, on: bool) -> "ProgressiveFamily":
+        """The same weights with regional prompts on or off (regions.py)."""
+        return ProgressiveFamily(replace(self.models, regional_prompts=on), self.name)
+
+    def prompt_regions(self, prompt: str) -> tuple[RegionWords, ...]:
+        """Each placed thing's own words where the checkpoint draws them by region and the prompt
+        asks for several; () where the prompt is drawn as one."""
+        regions = getattr(self._reader, "regions", None)
+        return regions(prompt) if self.models.regional_prompts and regions is not None else ()
 
     def read_prompt(self, prompt: str) -> str:
         """The words the text encoder is given for a prompt (see prompt_reader.py)."""
@@ -201,7 +239,11 @@ class ProgressiveFamily:
 
     @torch.no_grad()
     def batch_predictions(self, states: list[GenerationState]) -> list[sampler.Prediction]:
-        """The guided predictions for the next stage of several states, in one network pass."""
+        """The guided predictions for the next stage of several states, in one network pass
+        (each on its own where a prompt is drawn by region)."""
+        if any(self.prompt_regions(s.current.prompt) for s in states):
+            return [self.predictor(s.settings)(torch.from_numpy(s.current.ids.reshape(-1)), s.current.prompt)
+                    for s in states]
         model = self.models.transformer
         guided = [float(s.settings.guidance) != 1.0 for s in states]
         contexts = [self.guided_context(s.current.prompt) if g else self.text_context(s.current.prompt)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Callable
 
 from .data.shapes import BACKGROUND_COLOURS, OBJECT_COLOURS, POSITIONS, is_grammar_caption
+from .regions import RegionWords
 
 MAX_OBJECTS = 3  # the most objects a shapes training scene holds
 
@@ -555,8 +556,24 @@ def emoji_caption(reading: Reading) -> str:
     things = reading.things
     if len(things) == 1 and reading.background is None and things[0].size is None and things[0].position is None:
         return things[0].what
-    placed = fill_places([replace(t, size=t.size or "large") for t in things])
-    return Reading(tuple(placed), reading.background).caption()
+    return placed_scene(reading).caption()
+
+
+def placed_scene(reading: Reading) -> Reading:
+    """Every emoji with a size (large where unsaid, as a placed emoji is drawn) and a cell of its own."""
+    return Reading(tuple(fill_places([replace(t, size=t.size or "large") for t in reading.things])),
+                   reading.background)
+
+
+def emoji_regions(reading: Reading) -> tuple[RegionWords, ...]:
+    """Each emoji of a scene of several in words of its own (regions.py): the first in reading
+    order for the whole picture, every other one for its cell. Each says the background, white
+    where the prompt does not say one (the emoji's own background), so that the regions agree."""
+    placed = placed_scene(reading)
+    background = reading.background or "white"
+    first, *rest = placed.ordered_things
+    return (RegionWords(Reading((first,), background).caption()),
+            *(RegionWords(Reading((t,), background).caption(), t.position) for t in rest))
 
 
 class EmojiReader:
@@ -568,6 +585,12 @@ class EmojiReader:
     def __call__(self, prompt: str) -> str:
         reading = read_scene(prompt, self.lexicon)
         return prompt if reading is None else emoji_caption(reading)
+
+    def regions(self, prompt: str) -> tuple[RegionWords, ...]:
+        """Each emoji's own words where the prompt asks for several, else () (one region: the
+        prompt as read)."""
+        reading = read_scene(prompt, self.lexicon)
+        return () if reading is None or len(reading.things) < 2 else emoji_regions(reading)
 
     @classmethod
     def from_checkpoint(cls, directory: Path) -> "EmojiReader":

@@ -125,6 +125,18 @@ class Studio:
             raise ValueError(f"the model {self.model_name!r} reads prompts as typed; it has no prompt readers")
         return Studio(self.family.with_prompt_reader(reader), self.default_settings)
 
+    def with_regional_prompts(self, on: bool) -> "Studio":
+        """This model with regional prompts on or off (regions.py; bundled models only), e.g. off
+        to measure the model on a whole scene's words at once."""
+        if not hasattr(self.family, "with_regional_prompts"):
+            raise ValueError(f"the model {self.model_name!r} has no regional prompts")
+        return Studio(self.family.with_regional_prompts(on), self.default_settings)
+
+    def prompt_regions(self, prompt: str) -> tuple:
+        """Each placed thing's own words where the model draws the prompt region by region, else ()."""
+        regions = getattr(self.family, "prompt_regions", None)
+        return regions(prompt) if regions is not None else ()
+
     def read_prompt(self, prompt: str) -> str:
         """What the model is asked for when a person types `prompt` (the app shows it)."""
         return self.family.read_prompt(prompt)

@@ -22,7 +22,7 @@ from ..data.emoji import (
 )
 from ..tokenizer import images_to_tensor, tensor_to_images
 from .emoji_checker import EmojiClassifier, judge_many, summarise
-from .prompt_following import publish_report
+from .prompt_following import load_reading, publish_report, reading_of_report
 
 EVAL_SEED = 2024
 TARGETS = {"bare_top1": 0.50, "bare_top5": 0.75, "placed_position": 0.90, "placed_background": 0.90,
@@ -144,17 +144,13 @@ def markdown_emoji_report(report: dict) -> str:
 
 def evaluate_emoji_checkpoint(checkpoint, checker_dir: str | Path, overrides: dict, bare: int, single: int,
                               pairs: int, phrasings: int, seed: int, json_path: str | None, cpu: bool = False,
-                              precision: str | None = None, prompt_reader: str | None = None) -> dict:
-    """`prompt_reader`: a name in prompt_reader.READERS instead of the checkpoint's own (e.g. none,
-    to measure the model on the words as typed)."""
-    from ..studio import Studio
-
+                              precision: str | None = None, prompt_reader: str | None = None,
+                              regions: str | None = None) -> dict:
+    """`prompt_reader`, `regions`: see prompt_following.load_reading (e.g. reader none, to measure
+    the model on the words as typed; regions off, on a whole scene's words at once)."""
     checker = EmojiClassifier.from_pretrained(checker_dir)
-    studio = Studio.load(checkpoint, cpu=cpu, precision=precision)
-    if prompt_reader is not None:
-        studio = studio.with_prompt_reader(prompt_reader)
+    studio = load_reading(checkpoint, cpu, precision, prompt_reader, regions)
     settings = studio.settings(**overrides)
     report = {**evaluate_emoji_studio(studio, settings, checker, bare, single, pairs, phrasings, seed),
-              "precision": studio.precision, "checker": str(checker_dir),
-              "prompt_reader": studio.models.prompt_reader}
+              "checker": str(checker_dir), **reading_of_report(studio)}
     return publish_report(report, markdown_emoji_report(report), json_path)

@@ -136,26 +136,40 @@ def free_phrasing_lines(report: dict) -> list[str]:
     return lines
 
 
-def evaluate_checkpoint(checkpoint, overrides: dict, single: int, pairs: int, seed: int,
-                        json_path: str | None, cpu: bool = False, precision: str | None = None,
-                        free: bool = True, prompt_reader: str | None = None) -> dict:
-    """`prompt_reader`: a name in prompt_reader.READERS instead of the checkpoint's own (to measure
-    the model with and without reading, side by side)."""
+def load_reading(checkpoint, cpu: bool, precision: str | None, prompt_reader: str | None = None,
+                 regions: str | None = None):
+    """The checkpoint's studio, reading prompts as asked: `prompt_reader` a name in
+    prompt_reader.READERS, `regions` "on" or "off" (regional prompts, regions.py); None keeps the
+    checkpoint's own, so the model can be measured with and without them, side by side."""
     from ..studio import Studio
 
     studio = Studio.load(checkpoint, cpu=cpu, precision=precision)
     if prompt_reader is not None:
         studio = studio.with_prompt_reader(prompt_reader)
+    if regions is not None:
+        studio = studio.with_regional_prompts(regions == "on")
+    return studio
+
+
+def reading_of_report(studio) -> dict:
+    return {"precision": studio.precision, "prompt_reader": studio.models.prompt_reader,
+            "regional_prompts": studio.models.regional_prompts}
+
+
+def evaluate_checkpoint(checkpoint, overrides: dict, single: int, pairs: int, seed: int,
+                        json_path: str | None, cpu: bool = False, precision: str | None = None,
+                        free: bool = True, prompt_reader: str | None = None, regions: str | None = None) -> dict:
+    studio = load_reading(checkpoint, cpu, precision, prompt_reader, regions)
     settings = studio.settings(**overrides)
-    report = {**evaluate_studio(studio, settings, single, pairs, seed, free), "precision": studio.precision,
-              "prompt_reader": studio.models.prompt_reader}
+    report = {**evaluate_studio(studio, settings, single, pairs, seed, free), **reading_of_report(studio)}
     return publish_report(report, markdown_report(report), json_path)
 
 
 def publish_report(report: dict, table: str, json_path: str | Path | None) -> dict:
     """Print an evaluation's table with its time, precision and settings; save it as JSON if asked."""
     print(table)
-    print(f"\n{report['seconds']} s, transformer in {report['precision']}; settings: "
+    print(f"\n{report['seconds']} s, transformer in {report['precision']}, prompt reader "
+          f"{report['prompt_reader']}, regional prompts {'on' if report.get('regional_prompts') else 'off'}; settings: "
           f"{json.dumps(report['settings'], sort_keys=True)}")
     if json_path:
         Path(json_path).write_text(json.dumps(report, indent=2) + "\n")
