@@ -119,3 +119,15 @@ def test_the_page_says_the_things_are_drawn_region_by_region(regional_checkpoint
     assert reading_of(studio, "a puppy") == "dog"
     assert reading_of(studio.with_regional_prompts(False), "a dog and a pizza") == (
         "a large dog on the left and a large pizza on the right")
+
+
+def test_bench_times_a_two_thing_picture_where_the_model_draws_by_region(regional_checkpoint, capsys):
+    from studio_core.eval.speed import benchmark_generation
+
+    result = benchmark_generation(regional_checkpoint, {"stages": 4}, runs=2, cpu=True, precision="fp32")
+    assert result["regional_whole_picture_median_s"] > 0
+    assert "two placed things, drawn by region" in capsys.readouterr().out
+    manifest = json.loads((regional_checkpoint / "studio.json").read_text())
+    (regional_checkpoint / "studio.json").write_text(json.dumps({**manifest, "regional_prompts": False}))
+    assert "regional_whole_picture_median_s" not in benchmark_generation(
+        regional_checkpoint, {"stages": 4}, runs=1, cpu=True, precision="fp32")
