@@ -5,7 +5,7 @@ printed as a table. The winner goes into the checkpoint's studio.json ("sampling
 
     python benchmarks/sweep_emoji_sampling.py --checkpoint checkpoints/emoji-v1 --guidance 3 6 --temperatures 1.0 0.7 \
         [--top-k 0 16] [--revision 0.5 1.0] [--stages 16 24] [--strategies qerror confidence] \
-        [--regions off on] [--pairs 40]
+        [--regions off on] [--schedules cosine uniform] [--pairs 40]
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ def main() -> None:
     parser.add_argument("--stages", type=int, nargs="+", default=[None])
     parser.add_argument("--strategies", nargs="+", default=[None], help="which tokens a stage places: "
                         "qerror, importance, confidence, random, raster")
+    parser.add_argument("--schedules", nargs="+", default=[None], help="how many tokens each stage places: "
+                        "cosine, uniform, ... (schedules.PLANS)")
     parser.add_argument("--regions", choices=("off", "on"), nargs="+", default=[None],
                         help="regional prompts (studio_core/regions.py) off or on")
     parser.add_argument("--threads", type=int, default=1)
@@ -55,16 +57,17 @@ def main() -> None:
     pairs = [e.scene for e in EmojiDataset(seed=VALIDATION_SEED, split="heldout", num_objects=2).take(args.pairs)]
     print(f"{args.bare} bare names, {args.placed} placed emoji and {args.pairs} pairs a row (validation seed "
           f"{VALIDATION_SEED}); other settings: the checkpoint's defaults, {studio.default_settings}\n")
-    print("| regions | strategy | guidance | temperature | top-k | revision | stages | bare top-1 | bare top-5 | placed position "
+    print("| regions | schedule | strategy | guidance | temperature | top-k | revision | stages | bare top-1 | bare top-5 | placed position "
           "| placed background | placed top-5 | pairs position | pairs top-5 |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for regions, strategy, guidance, temperature, top_k, revision, stages in itertools.product(
-            args.regions, args.strategies, args.guidance, args.temperatures, args.top_k, args.revision, args.stages):
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for regions, schedule, strategy, guidance, temperature, top_k, revision, stages in itertools.product(
+            args.regions, args.schedules, args.strategies, args.guidance, args.temperatures, args.top_k,
+            args.revision, args.stages):
         drawing = studio if regions is None else studio.with_regional_prompts(regions == "on")
-        settings = studio.settings(strategy=strategy, guidance=guidance, temperature=temperature, top_k=top_k,
+        settings = studio.settings(schedule=schedule, strategy=strategy, guidance=guidance, temperature=temperature, top_k=top_k,
                                    revision=revision, stages=stages)  # None keeps the checkpoint's default
         b, p, two = (judged(drawing, settings, checker, scenes) for scenes in (bare, placed, pairs))
-        print(f"| {'on' if drawing.family.models.regional_prompts else 'off'} | {settings.strategy} | {settings.guidance} | {settings.temperature} | {settings.top_k} | {settings.revision} | {settings.stages} | "
+        print(f"| {'on' if drawing.family.models.regional_prompts else 'off'} | {settings.schedule} | {settings.strategy} | {settings.guidance} | {settings.temperature} | {settings.top_k} | {settings.revision} | {settings.stages} | "
               f"{b['top1']} | {b['top5']} | {p['position']} | {p['background']} | {p['top5']} | "
               f"{two['position']} | {two['top5']} |", flush=True)
 
