@@ -67,7 +67,7 @@ def main() -> None:
         settings = studio.settings(schedule=schedule, strategy=strategy, guidance=guidance, temperature=temperature, top_k=top_k,
                                    revision=revision, stages=stages)  # None keeps the checkpoint's default
         b, p, two = (judged(drawing, settings, checker, scenes) for scenes in (bare, placed, pairs))
-        print(f"| {'on' if drawing.family.models.regional_prompts else 'off'} | {settings.schedule} | {settings.strategy} | {settings.guidance} | {settings.temperature} | {settings.top_k} | {settings.revision} | {settings.stages} | "
+        print(f"| {'on' if drawing.family.draws_by_region else 'off'} | {settings.schedule} | {settings.strategy} | {settings.guidance} | {settings.temperature} | {settings.top_k} | {settings.revision} | {settings.stages} | "
               f"{b['top1']} | {b['top5']} | {p['position']} | {p['background']} | {p['top5']} | "
               f"{two['position']} | {two['top5']} |", flush=True)
 

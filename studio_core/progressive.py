@@ -193,11 +193,16 @@ class ProgressiveFamily:
         """The same weights with regional prompts on or off (regions.py)."""
         return ProgressiveFamily(replace(self.models, regional_prompts=on), self.name)
 
+    @property
+    def draws_by_region(self) -> bool:
+        """Regional prompts are on and the prompt reader can give each thing its words (the
+        reader "none" cannot)."""
+        return self.models.regional_prompts and hasattr(self._reader, "regions")
+
     def prompt_regions(self, prompt: str) -> tuple[RegionWords, ...]:
         """Each placed thing's own words where the checkpoint draws them by region and the prompt
         asks for several; () where the prompt is drawn as one."""
-        regions = getattr(self._reader, "regions", None)
-        return regions(prompt) if self.models.regional_prompts and regions is not None else ()
+        return self._reader.regions(prompt) if self.draws_by_region else ()
 
     def read_prompt(self, prompt: str) -> str:
         """The words the text encoder is given for a prompt (see prompt_reader.py)."""

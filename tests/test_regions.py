@@ -75,6 +75,8 @@ def test_each_token_is_predicted_from_its_own_regions_words(regional_checkpoint)
     prompt = "a puppy in the top left and a sun at the bottom right on pink"
     first, second = studio.prompt_regions(prompt)
     assert whole.prompt_regions(prompt) == ()
+    as_typed = studio.with_prompt_reader("none")  # no reader, no regions: the words go in as typed
+    assert as_typed.prompt_regions(prompt) == () and not as_typed.family.draws_by_region
     grid = studio.grid_size
     ids = torch.full((grid * grid,), studio.mask_id)
     ids[0] = 3  # one token placed: the passes see the same grid

@@ -153,7 +153,7 @@ def load_reading(checkpoint, cpu: bool, precision: str | None, prompt_reader: st
 
 def reading_of_report(studio) -> dict:
     return {"precision": studio.precision, "prompt_reader": studio.models.prompt_reader,
-            "regional_prompts": studio.models.regional_prompts}
+            "regional_prompts": bool(getattr(studio.family, "draws_by_region", False))}
 
 
 def evaluate_checkpoint(checkpoint, overrides: dict, single: int, pairs: int, seed: int,
