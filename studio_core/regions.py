@@ -7,8 +7,10 @@ placed things, every stage predicts the picture once per thing, each time from t
 thing alone (with the scene's background): the tokens of a later thing's cell take their logits
 and scores from its own words, every other token from the first thing's words. All passes share
 one network call, and the sampler does not know: locks, repaint, revision and rewind work as
-before. On 40 validation pairs (seed 7) this took two-emoji position from 33.8 to 85.0 % and
-top-5 from 10.0 to 35.0 % (`benchmarks/sweep_emoji_sampling.py --pairs 40 --regions off on`).
+before. On 40 validation pairs (seed 7) this took two-emoji position from 33.8 to 87.5 % and
+top-5 from 10.0 to 35.0 % (`benchmarks/sweep_emoji_sampling.py --bare 0 --placed 0 --pairs 40
+--regions off on`); on the evaluation's 100 pairs, 34.0 to 90.0 % and 9.5 to 30.5 % (fourth
+session's weights).
 
 A checkpoint opts in with ``"regional_prompts": true`` in its studio.json.
 """
