@@ -128,6 +128,9 @@ class Lexicon:
     backgrounds: dict[str, str]
     max_things: int
     keywords: dict[str, str] = field(default_factory=dict)
+    # Every single word of a thing's name, aliases and keywords -> the things it describes
+    # ("sick" -> three sick faces): what `best_thing` weighs where no name is said.
+    describes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self):
         phrases = {**self.keywords, **self.things}
@@ -140,9 +143,35 @@ class Lexicon:
                                             **{t: self.things[n] for n, t in tokens.items() if n in self.things}})
         object.__setattr__(self, "_keywords", {**self.keywords, **{t: self.keywords[n] for n, t in tokens.items()
                                                                    if n not in self.things}})
+        object.__setattr__(self, "_unfold", {t: n for n, t in tokens.items()})
 
     def fold_names(self, text: str) -> str:
         return text if self._pattern is None else self._pattern.sub(lambda m: self._tokens[m.group(0)], text)
+
+    def plain_words(self, word: str) -> list[str]:
+        """A word of `words_of` as the words typed (a folded name of several words unfolded)."""
+        return self._unfold.get(word, word).split()
+
+    def best_thing(self, words: list[str], least_votes: int = 1) -> str | None:
+        """The thing that the most of `words` describe ("sick face": the sick faces' names and
+        keywords hold both words), with at least `least_votes` of them; among equals the one whose
+        own name holds most of the words, then the shortest name (the plainest: "top hat" over
+        "cowboy hat face"). A single word that describes more than `GENERIC_WORD_THINGS` things
+        ("face", "fruit") names none of them."""
+        said = set(words)
+        votes: dict[str, int] = {}
+        for word in said:
+            for thing in self.describes.get(word, ()):
+                votes[thing] = votes.get(thing, 0) + 1
+        if not votes:
+            return None
+        best = min(votes, key=lambda t: (-votes[t], -len(said & set(name_words(t).split())), len(t), t))
+        if votes[best] < least_votes:
+            return None
+        if votes[best] == 1 and all(len(self.describes[w]) > GENERIC_WORD_THINGS
+                                    for w in said if best in self.describes.get(w, ())):
+            return None
+        return best
 
     def thing_of(self, word: str) -> str | None:
         return self._words.get(word)
@@ -157,6 +186,7 @@ class Lexicon:
 
 
 SHAPES_LEXICON = Lexicon(things=SHAPE_OF, colours=COLOUR_OF, backgrounds=BACKGROUND_OF, max_things=MAX_OBJECTS)
+GENERIC_WORD_THINGS = 8  # "hat" (6 emoji) picks one; "fruit" (17) and "face" (128) are too vague alone
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,6 +311,8 @@ def clause_of(words: list[str]) -> list[int]:
 def read_things(words: list[str], skip: set[int], lexicon: Lexicon = SHAPES_LEXICON) -> list[Thing]:
     """The things named, each with the colour, size and count words that describe it."""
     things = [Thing(what, i) for i in range(len(words)) if i not in skip and (what := lexicon.thing_at(words, i))]
+    things = join_compounds(words, things, lexicon)
+    things += described_things(words, skip, things, lexicon)
     if not things:
         return []
     clauses = clause_of(words)
@@ -293,6 +325,45 @@ def read_things(words: list[str], skip: set[int], lexicon: Lexicon = SHAPES_LEXI
                 if attribute == "count" or getattr(thing, attribute) is None:
                     setattr(thing, attribute, table[word])
     return things
+
+
+def join_compounds(words: list[str], things: list[Thing], lexicon: Lexicon) -> list[Thing]:
+    """Two things named one right after the other are one thing ("a fire truck", "a sun flower",
+    "an apple tree"): the thing both words describe where there is one (fire engine, sunflower),
+    else the second word's, which the first only qualifies (the tree). Two things joined by
+    "with" are one where a thing's words hold both ("a happy face with sunglasses")."""
+    joined: list[Thing] = []
+    for thing in things:
+        between = words[joined[-1].at + 1:thing.at] if joined else None
+        if between is not None and (not between or between[0] == "with" and set(between[1:]) <= {"a", "an", "the"}):
+            both = lexicon.best_thing(lexicon.plain_words(words[joined[-1].at]) + lexicon.plain_words(words[thing.at]),
+                                      least_votes=2)
+            if both or not between:
+                joined.pop()
+                thing = replace(thing, what=both or thing.what)
+        joined.append(thing)
+    return joined
+
+
+_NOT_DESCRIBING = ("a", "an", "the", "of", "i", "want", "like", "would", "could", "you", "can", "some",
+                   "this", "that", "it", "is", "are", "be", "to", "in", "on", "at", "with", "very", "please")
+
+
+def described_things(words: list[str], skip: set[int], things: list[Thing], lexicon: Lexicon) -> list[Thing]:
+    """Things described rather than named ("a sick face", "a scared face", "a pet"): in each
+    clause that names none, the thing its words describe best (`Lexicon.best_thing`). Where the
+    prompt names other things, a clause needs two describing words ("and a sick face"), so that a
+    lone word beside a named thing ("a dog with a ball") does not add a second thing."""
+    clauses = clause_of(words)
+    named = {clauses[t.at] for t in things}
+    found = []
+    for clause in sorted(set(clauses) - named):
+        at = [i for i, c in enumerate(clauses) if c == clause and i not in skip and words[i] in lexicon.describes
+              and words[i] not in _NOT_DESCRIBING]
+        what = lexicon.best_thing([words[i] for i in at], least_votes=2 if things else 1) if at else None
+        if what:
+            found.append(Thing(what, at[-1]))
+    return found
 
 
 def _described_by(things: list[Thing], clauses: list[int], i: int) -> Thing:
@@ -506,6 +577,9 @@ EMOJI_COMMON_WORDS = {
     "car": "automobile", "boat": "sailboat", "coffee": "hot beverage", "heart": "red heart",
     "pine tree": "evergreen tree", "fir tree": "evergreen tree", "palm": "palm tree", "cherry": "cherries",
     "smiling sun": "sun with face", "sad cat": "crying cat", "happy cat": "grinning cat",
+    "spaceship": "rocket", "space ship": "rocket", "rocket ship": "rocket", "space rocket": "rocket",
+    "face with sunglasses": "smiling face with sunglasses", "love": "red heart",
+    "fruit": "red apple", "ball": "soccer ball", "vegetable": "carrot",
 }
 
 
@@ -526,7 +600,8 @@ def emoji_lexicon(names: dict[str, list[str]], keywords: dict[str, list[str]] | 
             for words in pick(name, aliases):
                 things.setdefault(name_words(words), name)
     return Lexicon(things=things, colours={}, backgrounds=_index(EMOJI_BACKGROUND_WORDS),
-                   max_things=EMOJI_MAX_THINGS, keywords=unique_keywords(keywords or {}, names, things))
+                   max_things=EMOJI_MAX_THINGS, keywords=unique_keywords(keywords or {}, names, things),
+                   describes=describing_words(names, keywords or {}))
 
 
 # Words the reader reads as something else (or as nothing): never a keyword thing.
@@ -534,6 +609,19 @@ _NOT_KEYWORDS = (set(_index(EMOJI_BACKGROUND_WORDS)) | set(COLOUR_OF) | set(SIZE
                  | set(VERTICAL_OF) | set(HORIZONTAL_OF) | set(MIDDLE_WORDS) | set(SEPARATORS)
                  | set(BACKGROUND_MARKERS) | set(RELATIONS) | set(_PLACE_FILLER)
                  | {"an", "or", "for", "me", "my", "please", "emoji", "draw", "make", "show", "picture", "image"})
+
+
+def describing_words(names: dict[str, list[str]], keywords: dict[str, list[str]]) -> dict[str, tuple[str, ...]]:
+    """Each single word (and its plural) of an emoji's name, aliases and keywords -> the emoji
+    it describes, leaving out the words the reader reads as something else."""
+    owners: dict[str, dict[str, None]] = {}
+    for name, aliases in names.items():
+        for phrase in (name, *aliases, *keywords.get(name, [])):
+            for word in name_words(phrase).replace("'", " ").split():
+                if len(word) > 2 and word not in _NOT_KEYWORDS and word not in _NOT_DESCRIBING:
+                    for form in (word, word + "s"):
+                        owners.setdefault(form, {})[name] = None
+    return {word: tuple(things) for word, things in owners.items()}
 
 
 def unique_keywords(keywords: dict[str, list[str]], names: dict[str, list[str]],

@@ -186,13 +186,40 @@ KEYWORD_NAMES = {**EMOJI_NAMES, **{name: [] for name in EMOJI_KEYWORDS}}
     ("a ladybug on a pink background", "a large lady beetle in the center on a pink background"),
     ("a cool dog", "dog"),  # a keyword right before a thing is an adjective
     ("a sunny day", "sun"),  # before a word that names nothing, a keyword still names its emoji
-    ("a pet", "a pet"),  # a keyword two emoji share names neither
+    ("something", "something"),  # a word that describes no emoji names none
     ("a red sun", "sun"),  # grammar words ("red") are never keywords, names beat keywords ("sun")
 ])
 def test_emoji_keywords_name_an_emoji_where_used_as_a_noun(prompt, meaning):
     from studio_core.prompt_reader import EmojiReader
 
     assert EmojiReader(KEYWORD_NAMES, EMOJI_KEYWORDS)(prompt) == meaning
+
+
+DESCRIBED_NAMES = {name: [] for name in (
+    "fearful face", "face screaming in fear", "face with thermometer", "grinning face", "fire engine", "fire",
+    "sun", "sunflower", "smiling face with sunglasses", "sunglasses", "cat", "dog")} | {
+    "delivery truck": ["truck"], "tulip": ["flower"], "deciduous tree": ["tree"], "red apple": ["apple"]}
+DESCRIBED_KEYWORDS = {"fearful face": ["face", "scared", "fear"], "face screaming in fear": ["face", "scared", "scream"],
+                      "face with thermometer": ["face", "sick", "ill"], "grinning face": ["face", "grin"],
+                      "fire engine": ["engine", "fire", "truck"], "sunflower": ["flower", "sun"]}
+
+
+@pytest.mark.parametrize("prompt, meaning", [
+    ("a scared face", "fearful face"),  # both words describe two emoji: the plainer name
+    ("a sick face in the top left", "a large face with thermometer in the top left"),
+    ("a fire truck", "fire engine"),  # two things in a row: the one both words describe
+    ("a sun flower", "sunflower"),
+    ("an apple tree", "deciduous tree"),  # else the second, which the first qualifies
+    ("a happy face with sunglasses", "smiling face with sunglasses"),  # "with": one whose words hold both
+    ("a cat with sunglasses", "a large cat on the left and a large sunglasses on the right"),
+    ("a dog and a scared face", "a large dog on the left and a large fearful face on the right"),
+    ("a dog and a face", "dog"),  # beside a named thing, one vague word adds nothing
+    ("a scream", "face screaming in fear"),
+])
+def test_emoji_things_described_rather_than_named_are_read(prompt, meaning):
+    from studio_core.prompt_reader import EmojiReader
+
+    assert EmojiReader(DESCRIBED_NAMES, DESCRIBED_KEYWORDS)(prompt) == meaning
 
 
 def test_emoji_keywords_are_read_from_the_checkpoint_and_optional(tiny_checkpoint, tmp_path):
