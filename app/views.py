@@ -100,14 +100,25 @@ def reading_of(studio: Studio, prompt: str) -> str | None:
     return None if " ".join(read.lower().split()) == " ".join(prompt.lower().split()) else read
 
 
-def frame_data(work: Workspace, read_as: str | None = None) -> dict:
+def unknown_words_note(studio: Studio, prompt: str) -> str | None:
+    """Where a bundled model's reader finds nothing of its world in the prompt ("a house" to the
+    emoji model, which never saw one), say so: the picture is whatever the text encoder makes of
+    the words, and a person should know why it may not be what they asked for."""
+    if not prompt.strip() or not studio.names_nothing(prompt):
+        return None
+    return f"names nothing {studio.model_name} was trained to draw: drawn from the words as typed"
+
+
+def frame_data(work: Workspace, read_as: str | None = None, names_nothing: bool = False) -> dict:
     """The frame on screen as data, for API clients: the token grid and its masks, and where it is,
-    and how the model read the frame's prompt ("read_as", None where as typed)."""
+    and how the model read the frame's prompt ("read_as", None where as typed; "names_nothing",
+    true where the model's reader found nothing it draws)."""
     return {"session_id": work.session_id, "branch_id": work.branch_id, "frame_index": work.frame_index,
             "frames": len(work.state.frames), "stages": len(work.state.plan),
             "branches": [{"id": b.id, "number": b.number, "parent_id": b.parent_id, "fork_index": b.fork_index}
                          for b in work.branches],
-            "settings": work.state.settings.to_dict(), "read_as": read_as, **work.frame.to_dict()}
+            "settings": work.state.settings.to_dict(), "read_as": read_as, "names_nothing": names_nothing,
+            **work.frame.to_dict()}
 
 
 def branch_label(branch: BranchInfo, branches: tuple[BranchInfo, ...]) -> str:
@@ -223,10 +234,12 @@ class PageRenderer:
         else:
             views = token_views(image, frame, len(work.state.plan), self.view_size)
         read_as = reading_of(self.studio, frame.prompt)
+        unknown = unknown_words_note(self.studio, frame.prompt)
+        note = " · ".join(n for n in (note, unknown) if n) or None
         return PageView(
             tab=tab, picture=picture, status=status_line(work, note, read_as), view_placed=views["placed"],
             view_confidence=views["confidence"], view_revised=views["revised"], view_locked=views["locked"],
-            frame_data=frame_data(work, read_as), seed=frame.seed)
+            frame_data=frame_data(work, read_as, unknown is not None), seed=frame.seed)
 
     def controls(self, tab: TabState | None) -> Controls:
         """The timeline (every frame of the branch, at the latest), the branch list and the brush

@@ -208,6 +208,11 @@ class ProgressiveFamily:
         """The words the text encoder is given for a prompt (see prompt_reader.py)."""
         return self._reader(prompt)
 
+    def names_nothing(self, prompt: str) -> bool:
+        """The reader knows the model's world and the prompt names nothing in it."""
+        names_nothing = getattr(self._reader, "names_nothing", None)
+        return names_nothing is not None and names_nothing(prompt)
+
     def text_context(self, prompt: str) -> TextContext:
         with self._contexts_lock:
             if prompt not in self._contexts:

@@ -535,6 +535,16 @@ def shapes_reader(prompt: str) -> str:
     return reading.caption()
 
 
+class ShapesReader:
+    """`shapes_reader` as a checkpoint's reader, which can also say where a prompt names no shape."""
+
+    def __call__(self, prompt: str) -> str:
+        return shapes_reader(prompt)
+
+    def names_nothing(self, prompt: str) -> bool:
+        return read_shapes_prompt(prompt) is None
+
+
 def said_in_reading_order(reading: Reading) -> bool:
     order = [POSITIONS.index(t.position) for t in reading.things]
     return order == sorted(order)
@@ -674,6 +684,10 @@ class EmojiReader:
         reading = read_scene(prompt, self.lexicon)
         return prompt if reading is None else emoji_caption(reading)
 
+    def names_nothing(self, prompt: str) -> bool:
+        """The prompt names (or describes) no emoji of the model's: it goes to the model as typed."""
+        return read_scene(prompt, self.lexicon) is None
+
     def regions(self, prompt: str) -> tuple[RegionWords, ...]:
         """Each emoji's own words where the prompt asks for several, else () (one region: the
         prompt as read)."""
@@ -709,10 +723,12 @@ def as_typed(prompt: str) -> str:
     return prompt
 
 
+# A reader maps the words typed to the model's words; one that knows the model's world also has
+# `names_nothing(prompt)`, true where the prompt names nothing of it (the page then says so).
 PromptReader = Callable[[str], str]
 # Each reader is made for a checkpoint folder (the emoji reader reads its names from there).
 READERS: dict[str, Callable[[Path], PromptReader]] = {
     "none": lambda directory: as_typed,
-    "shapes": lambda directory: shapes_reader,
+    "shapes": lambda directory: ShapesReader(),
     "emoji": EmojiReader.from_checkpoint,
 }

@@ -141,6 +141,12 @@ class Studio:
         """What the model is asked for when a person types `prompt` (the app shows it)."""
         return self.family.read_prompt(prompt)
 
+    def names_nothing(self, prompt: str) -> bool:
+        """A bundled model's reader found nothing of its world in the prompt (the app says so:
+        the model then draws what its text encoder makes of the words)."""
+        names_nothing = getattr(self.family, "names_nothing", None)
+        return names_nothing is not None and names_nothing(prompt)
+
     def forget_prompts(self) -> None:
         """Drop the cached text conditioning (benchmarks use it to time a prompt's first use)."""
         self.family.forget_prompts()

@@ -126,7 +126,7 @@ def test_the_studio_conditions_on_the_reading_and_records_the_words_typed(tiny_c
 
 
 def test_the_page_says_how_the_model_read_the_prompt(tiny_checkpoint, tmp_path):
-    from app.views import reading_of
+    from app.views import reading_of, unknown_words_note
 
     reading = shutil.copytree(tiny_checkpoint, tmp_path / "reading")
     manifest = json.loads((reading / "studio.json").read_text())
@@ -135,6 +135,11 @@ def test_the_page_says_how_the_model_read_the_prompt(tiny_checkpoint, tmp_path):
     assert reading_of(studio, "draw a giant teal ball") == "a large cyan circle in the center"
     assert reading_of(studio, "A large cyan circle in the center") is None  # read as typed: nothing to say
     assert reading_of(studio, "a cat") is None
+    # ... and says where the words name nothing the model draws, but not for a model without a reader
+    assert unknown_words_note(studio, "a cat") == "names nothing reading was trained to draw: drawn from the words as typed"
+    assert unknown_words_note(studio, "draw a giant teal ball") is None
+    assert unknown_words_note(studio, "   ") is None
+    assert unknown_words_note(studio.with_prompt_reader("none"), "a cat") is None
 
 
 # -- the emoji model's reader ------------------------------------------------------------------
