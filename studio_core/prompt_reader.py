@@ -388,6 +388,7 @@ RELATIONS = {"above": ("top", "bottom"), "over": ("top", "bottom"), "atop": ("to
 RELATIONS_WITH_OF = {"left": ("left", "right"), "right": ("right", "left"), "top": ("top", "bottom"),
                      "bottom": ("bottom", "top")}
 _RELATION_FILLER = ("a", "an", "the", "of", "that", "is", "one")
+_PRONOUNS = ("it", "them", "that", "this")
 
 
 def read_relations(words: list[str], skip: set[int], things: list[Thing], lexicon: Lexicon) -> set[int]:
@@ -405,12 +406,15 @@ def read_relations(words: list[str], skip: set[int], things: list[Thing], lexico
             continue
         before = [t for t in things if t.at < i and clauses[t.at] == clauses[i]]
         after = next((t for t in things if t.at >= first_after and clauses[t.at] == clauses[i]), None)
-        if not before or after is None or not _only_describes(words[first_after:after.at], lexicon):
+        pronoun = after is None and first_after < len(words) and words[first_after] in _PRONOUNS
+        if pronoun:  # "a red circle with a blue square below it": the last thing of an earlier clause
+            after = next((t for t in reversed(things) if clauses[t.at] < clauses[i]), None)
+        if not before or after is None or not pronoun and not _only_describes(words[first_after:after.at], lexicon):
             continue
         for thing, place in zip((before[-1], after), places):
             if thing.position is None:
                 thing.position = place
-        used |= set(range(i, first_after))
+        used |= set(range(i, first_after + pronoun))
         # "to the left of": the words that led up to the relation word are part of it
         j = i - 1
         while j >= 0 and words[j] in ("to", "the", "on", "at", "in", "just", "directly") and j not in skip:

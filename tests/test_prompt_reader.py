@@ -48,6 +48,8 @@ def test_the_training_grammar_in_reading_order_goes_to_the_model_as_typed():
 
 # Phrasings written apart from the data's grammars: what people type, with what it must mean.
 PEOPLE_TYPE = [
+    ("a red circle with a blue square below it", "a red circle at the top and a blue square at the bottom"),
+    ("a green box, and a yellow ball to the left of it", "a yellow circle on the left and a green square on the right"),
     ("make a tiny purple box up in the right-hand corner, please", "a small purple square in the top right"),
     ("top-right: crimson ball", "a red circle in the top right"),
     ("a circle that is red, bottom left", "a red circle in the bottom left"),
