@@ -298,11 +298,11 @@ def _noun_follows(words: list[str], start: int, lexicon: Lexicon) -> bool:
     return False
 
 
-def clause_of(words: list[str]) -> list[int]:
+def clause_of(words: list[str], separators: tuple[str, ...] = SEPARATORS) -> list[int]:
     """Each word's clause number: clauses are split by "and", commas, "with", ..."""
     clauses, number = [], 0
     for word in words:
-        if word in SEPARATORS:
+        if word in separators:
             number += 1
         clauses.append(number)
     return clauses
@@ -351,10 +351,11 @@ _NOT_DESCRIBING = ("a", "an", "the", "of", "i", "want", "like", "would", "could"
 
 def described_things(words: list[str], skip: set[int], things: list[Thing], lexicon: Lexicon) -> list[Thing]:
     """Things described rather than named ("a sick face", "a scared face", "a pet"): in each
-    clause that names none, the thing its words describe best (`Lexicon.best_thing`). Where the
-    prompt names other things, a clause needs two describing words ("and a sick face"), so that a
-    lone word beside a named thing ("a dog with a ball") does not add a second thing."""
-    clauses = clause_of(words)
+    clause that names none, the thing its words describe best (`Lexicon.best_thing`); "with" does
+    not end such a clause ("a face with a hat" is the cowboy hat face). Where the prompt names
+    other things, a clause needs two describing words ("and a sick face"), so that a lone word
+    beside a named thing ("a dog with a ball") does not add a second thing."""
+    clauses = clause_of(words, tuple(w for w in SEPARATORS if w != "with"))
     named = {clauses[t.at] for t in things}
     found = []
     for clause in sorted(set(clauses) - named):

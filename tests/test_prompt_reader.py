@@ -207,7 +207,7 @@ DESCRIBED_NAMES = {name: [] for name in (
     "sun", "sunflower", "smiling face with sunglasses", "sunglasses", "cat", "dog")} | {
     "delivery truck": ["truck"], "tulip": ["flower"], "deciduous tree": ["tree"], "red apple": ["apple"]}
 DESCRIBED_KEYWORDS = {"fearful face": ["face", "scared", "fear"], "face screaming in fear": ["face", "scared", "scream"],
-                      "face with thermometer": ["face", "sick", "ill"], "grinning face": ["face", "grin"],
+                      "face with thermometer": ["face", "sick", "ill", "fever"], "grinning face": ["face", "grin"],
                       "fire engine": ["engine", "fire", "truck"], "sunflower": ["flower", "sun"]}
 
 
@@ -222,6 +222,7 @@ DESCRIBED_KEYWORDS = {"fearful face": ["face", "scared", "fear"], "face screamin
     ("a dog and a scared face", "a large dog on the left and a large fearful face on the right"),
     ("a dog and a face", "dog"),  # beside a named thing, one vague word adds nothing
     ("a scream", "face screaming in fear"),
+    ("a face with a fever", "face with thermometer"),  # "with" joins the words that describe one emoji
 ])
 def test_emoji_things_described_rather_than_named_are_read(prompt, meaning):
     from studio_core.prompt_reader import EmojiReader
