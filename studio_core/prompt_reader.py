@@ -144,6 +144,8 @@ class Lexicon:
         object.__setattr__(self, "_keywords", {**self.keywords, **{t: self.keywords[n] for n, t in tokens.items()
                                                                    if n not in self.things}})
         object.__setattr__(self, "_unfold", {t: n for n, t in tokens.items()})
+        object.__setattr__(self, "_own_words", {thing: frozenset(name_words(thing).split())
+                                                for things in self.describes.values() for thing in things})
 
     def fold_names(self, text: str) -> str:
         return text if self._pattern is None else self._pattern.sub(lambda m: self._tokens[m.group(0)], text)
@@ -165,11 +167,12 @@ class Lexicon:
                 votes[thing] = votes.get(thing, 0) + 1
         if not votes:
             return None
-        best = min(votes, key=lambda t: (-votes[t], -len(said & set(name_words(t).split())), len(t), t))
-        if votes[best] < least_votes:
+        most = max(votes.values())
+        if most < least_votes:
             return None
-        if votes[best] == 1 and all(len(self.describes[w]) > GENERIC_WORD_THINGS
-                                    for w in said if best in self.describes.get(w, ())):
+        best = min((t for t, n in votes.items() if n == most), key=lambda t: (-len(said & self._own_words[t]), len(t), t))
+        if most == 1 and all(len(self.describes[w]) > GENERIC_WORD_THINGS
+                             for w in said if best in self.describes.get(w, ())):
             return None
         return best
 
@@ -357,11 +360,13 @@ def described_things(words: list[str], skip: set[int], things: list[Thing], lexi
     beside a named thing ("a dog with a ball") does not add a second thing."""
     clauses = clause_of(words, tuple(w for w in SEPARATORS if w != "with"))
     named = {clauses[t.at] for t in things}
+    describing: dict[int, list[int]] = {}  # clause -> its describing words' indices
+    for i, word in enumerate(words):
+        if clauses[i] not in named and i not in skip and word in lexicon.describes and word not in _NOT_DESCRIBING:
+            describing.setdefault(clauses[i], []).append(i)
     found = []
-    for clause in sorted(set(clauses) - named):
-        at = [i for i, c in enumerate(clauses) if c == clause and i not in skip and words[i] in lexicon.describes
-              and words[i] not in _NOT_DESCRIBING]
-        what = lexicon.best_thing([words[i] for i in at], least_votes=2 if things else 1) if at else None
+    for at in describing.values():
+        what = lexicon.best_thing([words[i] for i in at], least_votes=2 if things else 1)
         if what:
             found.append(Thing(what, at[-1]))
     return found
