@@ -199,9 +199,19 @@ def command_generate(args: argparse.Namespace) -> None:
     state = studio.generate_image(args.prompt, args.seed, settings)
     save_png(studio.picture(state.current, scale=args.scale), state, args.out)
     print(f"wrote {args.out} ({len(state.plan)} stages, seed {args.seed})")
+    print_reading(studio, state.current.prompt)
     if args.gif:
         count = generation_order_gif(state, lambda f: studio.picture(f, scale=args.scale, marks=True), args.gif)
         print(f"wrote {args.gif} ({count} frames, one per stage)")
+
+
+def print_reading(studio, prompt: str) -> None:
+    """What the page's status line says of the prompt: how the model read it, or that it names
+    nothing the model was trained to draw."""
+    if studio.names_nothing(prompt):
+        print(f"the prompt names nothing {studio.model_name} was trained to draw: drawn from the words as typed")
+    elif (read := studio.read_prompt(prompt)) != prompt:
+        print(f"read as: {read}")
 
 
 def command_train_tokenizer(args: argparse.Namespace) -> None:

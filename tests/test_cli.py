@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +31,22 @@ def test_generate_writes_a_png_with_its_settings_and_a_gif_with_one_frame_per_st
         assert '"stages": 5' in png.text["settings"]
     frames = iio.imread(tmp_path / "order.gif", index=None)
     assert len(frames) == 5
+
+
+def test_generate_says_how_the_model_read_the_prompt(tiny_checkpoint, tmp_path, capsys):
+    reading = shutil.copytree(tiny_checkpoint, tmp_path / "reading")
+    manifest = json.loads((reading / "studio.json").read_text())
+    (reading / "studio.json").write_text(json.dumps({**manifest, "prompt_reader": "shapes"}))
+    said = {}
+    for prompt in ("draw a giant teal ball", "a cat", "a large red circle in the center"):
+        argv = ["generate", "--prompt", prompt, "--checkpoint", str(reading), "--out", str(tmp_path / "x.png"),
+                "--stages", "2", "--cpu"]
+        assert main(argv) == 0
+        said[prompt] = capsys.readouterr().out
+    assert "read as: a large cyan circle in the center" in said["draw a giant teal ball"]
+    assert "names nothing reading was trained to draw" in said["a cat"]
+    assert "read as" not in said["a large red circle in the center"] and "names nothing" not in said[
+        "a large red circle in the center"]
 
 
 @pytest.mark.parametrize("args,message", [

@@ -88,9 +88,10 @@ def test_the_bundled_emoji_model_draws_from_the_shell(tmp_path):
     manifest = json.loads((EMOJI_V1 / "studio.json").read_text())
     assert manifest["evaluation"]["dataset"] == "emoji" and manifest["examples"]
     result = subprocess.run(
-        [sys.executable, "-m", "studio_core", "generate", "--checkpoint", str(EMOJI_V1), "--prompt", "cat face",
-         "--out", str(tmp_path / "cat.png"), "--stages", "8"],
+        [sys.executable, "-m", "studio_core", "generate", "--checkpoint", str(EMOJI_V1), "--prompt",
+         "Draw me a cat face, please!", "--out", str(tmp_path / "cat.png"), "--stages", "8"],
         cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
+    assert "read as: cat face" in result.stdout
     with Image.open(tmp_path / "cat.png") as png:
         assert png.size == (256, 256)
