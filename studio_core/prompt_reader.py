@@ -357,7 +357,7 @@ def described_things(words: list[str], skip: set[int], things: list[Thing], lexi
     clause that names none, the thing its words describe best (`Lexicon.best_thing`); "with" does
     not end such a clause ("a face with a hat" is the cowboy hat face). Where the prompt names
     other things, a clause needs two describing words ("and a sick face"), so that a lone word
-    beside a named thing ("a dog with a ball") does not add a second thing."""
+    beside a named thing ("a dog with a bone") does not add a second thing."""
     clauses = clause_of(words, tuple(w for w in SEPARATORS if w != "with"))
     named = {clauses[t.at] for t in things}
     describing: dict[int, list[int]] = {}  # clause -> its describing words' indices
