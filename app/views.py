@@ -100,15 +100,6 @@ def reading_of(studio: Studio, prompt: str) -> str | None:
     return None if " ".join(read.lower().split()) == " ".join(prompt.lower().split()) else read
 
 
-def unknown_words_note(studio: Studio, prompt: str) -> str | None:
-    """Where a bundled model's reader finds nothing of its world in the prompt ("a house" to the
-    emoji model, which never saw one), say so: the picture is whatever the text encoder makes of
-    the words, and a person should know why it may not be what they asked for."""
-    if not prompt.strip() or not studio.names_nothing(prompt):
-        return None
-    return f"names nothing {studio.model_name} was trained to draw: drawn from the words as typed"
-
-
 def frame_data(work: Workspace, read_as: str | None = None, names_nothing: bool = False) -> dict:
     """The frame on screen as data, for API clients: the token grid and its masks, and where it is,
     and how the model read the frame's prompt ("read_as", None where as typed; "names_nothing",
@@ -234,7 +225,7 @@ class PageRenderer:
         else:
             views = token_views(image, frame, len(work.state.plan), self.view_size)
         read_as = reading_of(self.studio, frame.prompt)
-        unknown = unknown_words_note(self.studio, frame.prompt)
+        unknown = self.studio.unknown_words_note(frame.prompt)
         note = " · ".join(n for n in (note, unknown) if n) or None
         return PageView(
             tab=tab, picture=picture, status=status_line(work, note, read_as), view_placed=views["placed"],

@@ -208,8 +208,8 @@ def command_generate(args: argparse.Namespace) -> None:
 def print_reading(studio, prompt: str) -> None:
     """What the page's status line says of the prompt: how the model read it, or that it names
     nothing the model was trained to draw."""
-    if studio.names_nothing(prompt):
-        print(f"the prompt names nothing {studio.model_name} was trained to draw: drawn from the words as typed")
+    if unknown := studio.unknown_words_note(prompt):
+        print(f"the prompt {unknown}")
     elif (read := studio.read_prompt(prompt)) != prompt:
         print(f"read as: {read}")
 

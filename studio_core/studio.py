@@ -147,6 +147,14 @@ class Studio:
         names_nothing = getattr(self.family, "names_nothing", None)
         return names_nothing is not None and names_nothing(prompt)
 
+    def unknown_words_note(self, prompt: str) -> str | None:
+        """What the page and the CLI say where the prompt names nothing the model draws ("a house"
+        to the emoji model, which never saw one): the picture is whatever the text encoder makes
+        of the words, and a person should know why it may not be what they asked for."""
+        if not prompt.strip() or not self.names_nothing(prompt):
+            return None
+        return f"names nothing {self.model_name} was trained to draw: drawn from the words as typed"
+
     def forget_prompts(self) -> None:
         """Drop the cached text conditioning (benchmarks use it to time a prompt's first use)."""
         self.family.forget_prompts()

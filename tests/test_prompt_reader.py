@@ -128,7 +128,7 @@ def test_the_studio_conditions_on_the_reading_and_records_the_words_typed(tiny_c
 
 
 def test_the_page_says_how_the_model_read_the_prompt(tiny_checkpoint, tmp_path):
-    from app.views import reading_of, unknown_words_note
+    from app.views import reading_of
 
     reading = shutil.copytree(tiny_checkpoint, tmp_path / "reading")
     manifest = json.loads((reading / "studio.json").read_text())
@@ -138,10 +138,10 @@ def test_the_page_says_how_the_model_read_the_prompt(tiny_checkpoint, tmp_path):
     assert reading_of(studio, "A large cyan circle in the center") is None  # read as typed: nothing to say
     assert reading_of(studio, "a cat") is None
     # ... and says where the words name nothing the model draws, but not for a model without a reader
-    assert unknown_words_note(studio, "a cat") == "names nothing reading was trained to draw: drawn from the words as typed"
-    assert unknown_words_note(studio, "draw a giant teal ball") is None
-    assert unknown_words_note(studio, "   ") is None
-    assert unknown_words_note(studio.with_prompt_reader("none"), "a cat") is None
+    assert studio.unknown_words_note("a cat") == "names nothing reading was trained to draw: drawn from the words as typed"
+    assert studio.unknown_words_note("draw a giant teal ball") is None
+    assert studio.unknown_words_note("   ") is None
+    assert studio.with_prompt_reader("none").unknown_words_note("a cat") is None
 
 
 # -- the emoji model's reader ------------------------------------------------------------------
