@@ -348,10 +348,6 @@ def join_compounds(words: list[str], things: list[Thing], lexicon: Lexicon) -> l
     return joined
 
 
-_NOT_DESCRIBING = ("a", "an", "the", "of", "i", "want", "like", "would", "could", "you", "can", "some",
-                   "this", "that", "it", "is", "are", "be", "to", "in", "on", "at", "with", "very", "please")
-
-
 def described_things(words: list[str], skip: set[int], things: list[Thing], lexicon: Lexicon) -> list[Thing]:
     """Things described rather than named ("a sick face", "a scared face", "a pet"): in each
     clause that names none, the thing its words describe best (`Lexicon.best_thing`); "with" does
@@ -362,7 +358,7 @@ def described_things(words: list[str], skip: set[int], things: list[Thing], lexi
     named = {clauses[t.at] for t in things}
     describing: dict[int, list[int]] = {}  # clause -> its describing words' indices
     for i, word in enumerate(words):
-        if clauses[i] not in named and i not in skip and word in lexicon.describes and word not in _NOT_DESCRIBING:
+        if clauses[i] not in named and i not in skip and word in lexicon.describes:
             describing.setdefault(clauses[i], []).append(i)
     found = []
     for at in describing.values():
@@ -629,6 +625,11 @@ _NOT_KEYWORDS = (set(_index(EMOJI_BACKGROUND_WORDS)) | set(COLOUR_OF) | set(SIZE
                  | set(VERTICAL_OF) | set(HORIZONTAL_OF) | set(MIDDLE_WORDS) | set(SEPARATORS)
                  | set(BACKGROUND_MARKERS) | set(RELATIONS) | set(_PLACE_FILLER)
                  | {"an", "or", "for", "me", "my", "please", "emoji", "draw", "make", "show", "picture", "image"})
+
+
+# Small words no emoji is described by ("a face with a hat": face and hat describe it).
+_NOT_DESCRIBING = ("a", "an", "the", "of", "i", "want", "like", "would", "could", "you", "can", "some",
+                   "this", "that", "it", "is", "are", "be", "to", "in", "on", "at", "with", "very", "please")
 
 
 def describing_words(names: dict[str, list[str]], keywords: dict[str, list[str]]) -> dict[str, tuple[str, ...]]:

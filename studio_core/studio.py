@@ -141,17 +141,13 @@ class Studio:
         """What the model is asked for when a person types `prompt` (the app shows it)."""
         return self.family.read_prompt(prompt)
 
-    def names_nothing(self, prompt: str) -> bool:
-        """A bundled model's reader found nothing of its world in the prompt (the app says so:
-        the model then draws what its text encoder makes of the words)."""
-        names_nothing = getattr(self.family, "names_nothing", None)
-        return names_nothing is not None and names_nothing(prompt)
-
     def unknown_words_note(self, prompt: str) -> str | None:
-        """What the page and the CLI say where the prompt names nothing the model draws ("a house"
-        to the emoji model, which never saw one): the picture is whatever the text encoder makes
-        of the words, and a person should know why it may not be what they asked for."""
-        if not prompt.strip() or not self.names_nothing(prompt):
+        """What the page and the CLI say where a bundled model's reader finds nothing of its world
+        in the prompt ("a house" to the emoji model, which never saw one): the picture is whatever
+        the text encoder makes of the words, and a person should know why it may not be what they
+        asked for. None where it does, or where the model has no such reader."""
+        names_nothing = getattr(self.family, "names_nothing", None)
+        if not prompt.strip() or names_nothing is None or not names_nothing(prompt):
             return None
         return f"names nothing {self.model_name} was trained to draw: drawn from the words as typed"
 
