@@ -81,7 +81,10 @@ PHRASES = (
     (r"\bnavy blue\b", "navyblue"), (r"\bdark blue\b", "darkblue"), (r"\bmidnight blue\b", "darkblue"),
     (r"\b(left|right) hand\b", r"\1"), (r"\bas well as\b", "and"), (r"\balong with\b", "and"),
     (r"\btogether with\b", "and"), (r"\bnext to\b", "and"), (r"\bbeside\b", "and"),
-    (r"\bin addition to\b", "and"), (r"\ba pair of\b", "two"), (r"\bcolou?red\b", ""),
+    (r"\bin addition to\b", "and"), (r"\bcolou?red\b", ""),
+    # "a pair of glasses" is one thing (one emoji draws the pair); "a pair of circles" two
+    (r"\ba pair of (?=(?:eye|sun)?glasses\b|goggles\b|jeans\b|socks\b|gloves\b|trousers\b|pants\b)", ""),
+    (r"\ba pair of\b", "two"),
     (r"\bnw\b", "top left"), (r"\bne\b", "top right"), (r"\bsw\b", "bottom left"), (r"\bse\b", "bottom right"),
     (r"\bnorth ?west\b", "top left"), (r"\bnorth ?east\b", "top right"),
     (r"\bsouth ?west\b", "bottom left"), (r"\bsouth ?east\b", "bottom right"),
@@ -596,6 +599,7 @@ EMOJI_COMMON_WORDS = {
     "spaceship": "rocket", "space ship": "rocket", "rocket ship": "rocket", "space rocket": "rocket",
     "face with sunglasses": "smiling face with sunglasses", "love": "red heart",
     "fruit": "red apple", "ball": "soccer ball", "vegetable": "carrot",
+    "pumpkin": "jack-o-lantern", "motorbike": "motor scooter", "motorcycle": "motor scooter",
 }
 
 

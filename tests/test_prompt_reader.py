@@ -147,7 +147,8 @@ def test_the_page_says_how_the_model_read_the_prompt(tiny_checkpoint, tmp_path):
 # -- the emoji model's reader ------------------------------------------------------------------
 
 EMOJI_NAMES = {"cat face": ["cat"], "dog": ["puppy"], "red heart": [], "pizza": [], "sun": [], "grinning face": [], "cat": [],
-               "upside-down face": [], "top hat": [], "grinning face with big eyes": ["smiley"]}
+               "upside-down face": [], "top hat": [], "grinning face with big eyes": ["smiley"], "glasses": [],
+               "jack-o-lantern": []}
 
 
 @pytest.mark.parametrize("prompt, meaning", [
@@ -164,6 +165,9 @@ EMOJI_NAMES = {"cat face": ["cat"], "dog": ["puppy"], "red heart": [], "pizza": 
     ("a happy face", "grinning face"),  # an everyday phrase for an emoji of the model's
     ("a kitten above a pizza", "a large cat at the top and a large pizza at the bottom"),
     ("a tree", "a tree"),  # a common word for an emoji the model does not know: as typed
+    ("a pumpkin", "jack-o-lantern"),
+    ("a pair of glasses", "glasses"),  # one emoji draws the pair
+    ("a pair of dogs", "a large dog on the left and a large dog on the right"),
     ("a small sun at the bottom right and a large dog up in the top left, blue bg",
      "a large dog in the top left and a small sun in the bottom right on a blue background"),
 ])
