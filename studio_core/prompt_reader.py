@@ -337,18 +337,38 @@ def join_compounds(words: list[str], things: list[Thing], lexicon: Lexicon) -> l
     """Two things named one right after the other are one thing ("a fire truck", "a sun flower",
     "an apple tree"): the thing both words describe where there is one (fire engine, sunflower),
     else the second word's, which the first only qualifies (the tree). Two things joined by
-    "with" are one where a thing's words hold both ("a happy face with sunglasses")."""
+    "with" are one where a thing's words hold both ("a happy face with sunglasses"), and so are a
+    thing and a word "with" it that names none ("a heart with an arrow": the heart with arrow)."""
     joined: list[Thing] = []
     for thing in things:
         between = words[joined[-1].at + 1:thing.at] if joined else None
-        if between is not None and (not between or between[0] == "with" and set(between[1:]) <= {"a", "an", "the"}):
+        if between is not None and (not between or between[0] == "with" and set(between[1:]) <= _ARTICLES):
             both = lexicon.best_thing(lexicon.plain_words(words[joined[-1].at]) + lexicon.plain_words(words[thing.at]),
                                       least_votes=2)
             if both or not between:
                 joined.pop()
                 thing = replace(thing, what=both or thing.what)
         joined.append(thing)
-    return joined
+    return [with_its_word(words, thing, {t.at for t in joined}, lexicon) for thing in joined]
+
+
+_ARTICLES = {"a", "an", "the"}
+
+
+def with_its_word(words: list[str], thing: Thing, named: set[int], lexicon: Lexicon) -> Thing:
+    """The thing that a thing's words and the word "with" it describe together, where that word
+    names no thing of its own ("a heart with an arrow"); else the thing unchanged ("a dog with a
+    bone": no emoji is both)."""
+    at = thing.at + 1
+    if words[at:at + 1] != ["with"]:
+        return thing
+    at += 1
+    while at < len(words) and words[at] in _ARTICLES:
+        at += 1
+    if at >= len(words) or at in named or words[at] not in lexicon.describes:
+        return thing
+    both = lexicon.best_thing(lexicon.plain_words(words[thing.at]) + [words[at]], least_votes=2)
+    return replace(thing, what=both) if both else thing
 
 
 def described_things(words: list[str], skip: set[int], things: list[Thing], lexicon: Lexicon) -> list[Thing]:

@@ -208,7 +208,8 @@ def test_emoji_keywords_name_an_emoji_where_used_as_a_noun(prompt, meaning):
 
 DESCRIBED_NAMES = {name: [] for name in (
     "fearful face", "face screaming in fear", "face with thermometer", "grinning face", "fire engine", "fire",
-    "sun", "sunflower", "smiling face with sunglasses", "sunglasses", "cat", "dog")} | {
+    "sun", "sunflower", "smiling face with sunglasses", "sunglasses", "cat", "dog", "red heart", "heart with arrow",
+    "sun with face")} | {
     "delivery truck": ["truck"], "tulip": ["flower"], "deciduous tree": ["tree"], "red apple": ["apple"]}
 DESCRIBED_KEYWORDS = {"fearful face": ["face", "scared", "fear"], "face screaming in fear": ["face", "scared", "scream"],
                       "face with thermometer": ["face", "sick", "ill", "fever"], "grinning face": ["face", "grin"],
@@ -227,6 +228,9 @@ DESCRIBED_KEYWORDS = {"fearful face": ["face", "scared", "fear"], "face screamin
     ("a dog and a face", "dog"),  # beside a named thing, one vague word adds nothing
     ("a scream", "face screaming in fear"),
     ("a face with a fever", "face with thermometer"),  # "with" joins the words that describe one emoji
+    ("a heart with an arrow", "heart with arrow"),  # a thing and a word with it that names none
+    ("a sun with a face", "sun with face"),
+    ("a dog with a bone", "dog"),  # no emoji is both: the dog
 ])
 def test_emoji_things_described_rather_than_named_are_read(prompt, meaning):
     from studio_core.prompt_reader import EmojiReader
