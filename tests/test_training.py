@@ -245,3 +245,29 @@ def test_a_fresh_run_starts_from_given_weights(tmp_path):
     with pytest.raises(ValueError, match="does not fit"):
         wide = TransformerTrainConfig(**{**tuned.__dict__, "out": str(tmp_path / "d"), "width": 64, "heads": 2})
         train_transformer(wide, data, codebook_size=16, progress=False)
+
+
+def test_average_weights_writes_the_mean_and_refuses_two_architectures(tmp_path):
+    """benchmarks/average_weights.py (how emoji-v1's shipped weights were made): every float
+    tensor the mean of the two, the config copied; weights of another shape are refused."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from safetensors.torch import load_file, save_file
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "average_weights.py"
+    for name, scale, width in (("a", 1.0, 4), ("b", 3.0, 4), ("c", 1.0, 5)):
+        (tmp_path / name).mkdir()
+        save_file({"w": torch.full((width,), scale), "step": torch.tensor([7])}, str(tmp_path / name / "model.safetensors"))
+        (tmp_path / name / "config.json").write_text(json.dumps({"width": width}))
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "mean")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    mean = load_file(str(tmp_path / "mean" / "model.safetensors"))
+    assert torch.equal(mean["w"], torch.full((4,), 2.0)) and torch.equal(mean["step"], torch.tensor([7]))
+    assert json.loads((tmp_path / "mean" / "config.json").read_text()) == {"width": 4}
+    refused = subprocess.run([sys.executable, str(script), str(tmp_path / "a"), str(tmp_path / "c"), str(tmp_path / "no")],
+                             capture_output=True, text=True)
+    assert refused.returncode != 0 and "not the same architecture" in refused.stderr
+    assert not (tmp_path / "no").exists()
