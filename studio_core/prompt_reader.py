@@ -82,8 +82,8 @@ PHRASES = (
     (r"\b(left|right) hand\b", r"\1"), (r"\bas well as\b", "and"), (r"\balong with\b", "and"),
     (r"\btogether with\b", "and"), (r"\bnext to\b", "and"), (r"\bbeside\b", "and"),
     (r"\bin addition to\b", "and"), (r"\bcolou?red\b", ""),
-    # "a pair of glasses" is one thing (one emoji draws the pair); "a pair of circles" two
-    (r"\ba pair of (?=(?:eye|sun)?glasses\b|goggles\b|jeans\b|socks\b|gloves\b|trousers\b|pants\b)", ""),
+    # "a pair of glasses" is one thing (one emoji of the vocabulary draws the pair); "a pair of circles" two
+    (r"\ba pair of (?=(?:eye|sun)?glasses\b|goggles\b|jeans\b|socks\b|gloves\b)", ""),
     (r"\ba pair of\b", "two"),
     (r"\bnw\b", "top left"), (r"\bne\b", "top right"), (r"\bsw\b", "bottom left"), (r"\bse\b", "bottom right"),
     (r"\bnorth ?west\b", "top left"), (r"\bnorth ?east\b", "top right"),
@@ -333,6 +333,9 @@ def read_things(words: list[str], skip: set[int], lexicon: Lexicon = SHAPES_LEXI
     return things
 
 
+_ARTICLES = {"a", "an", "the"}
+
+
 def join_compounds(words: list[str], things: list[Thing], lexicon: Lexicon) -> list[Thing]:
     """Two things named one right after the other are one thing ("a fire truck", "a sun flower",
     "an apple tree"): the thing both words describe where there is one (fire engine, sunflower),
@@ -350,9 +353,6 @@ def join_compounds(words: list[str], things: list[Thing], lexicon: Lexicon) -> l
                 thing = replace(thing, what=both or thing.what)
         joined.append(thing)
     return [with_its_word(words, thing, {t.at for t in joined}, lexicon) for thing in joined]
-
-
-_ARTICLES = {"a", "an", "the"}
 
 
 def with_its_word(words: list[str], thing: Thing, named: set[int], lexicon: Lexicon) -> Thing:
