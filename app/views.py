@@ -93,10 +93,14 @@ def status_line(work: Workspace, note: str | None = None, read_as: str | None = 
 
 def reading_of(studio: Studio, prompt: str) -> str | None:
     """The model's reading of a prompt where it differs from the words typed (prompt_reader.py),
-    and whether it draws the things region by region (regions.py)."""
+    and whether it draws the things region by region (regions.py) and from drafts (drafts.py)."""
     read = studio.read_prompt(prompt)
-    if studio.prompt_regions(prompt):
-        return f"{read}, each drawn in its own cell from its own words"
+    several = bool(studio.prompt_regions(prompt))
+    ways = (["each drawn in its own cell from its own words"] if several else []) + (
+        [f"{'each' if several else ''} drafted at full size, then shrunk into its cell".lstrip()]
+        if studio.drafts_things(prompt) else [])
+    if ways:
+        return ", ".join([read, *ways])
     return None if " ".join(read.lower().split()) == " ".join(prompt.lower().split()) else read
 
 

@@ -5,7 +5,7 @@ printed as a table. The winner goes into the checkpoint's studio.json ("sampling
 
     python benchmarks/sweep_emoji_sampling.py --checkpoint checkpoints/emoji-v1 --guidance 3 6 --temperatures 1.0 0.7 \
         [--top-k 0 16] [--revision 0.5 1.0] [--stages 16 24] [--strategies qerror confidence] \
-        [--regions off on] [--schedules cosine uniform] [--pairs 40]
+        [--regions off on] [--drafts off on] [--schedules cosine uniform] [--pairs 40]
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ def main() -> None:
                         "cosine, uniform, ... (schedules.PLANS)")
     parser.add_argument("--regions", choices=("off", "on"), nargs="+", default=[None],
                         help="regional prompts (studio_core/regions.py) off or on")
+    parser.add_argument("--drafts", choices=("off", "on"), nargs="+", default=[None],
+                        help="drafts (studio_core/drafts.py) off or on")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -57,17 +59,19 @@ def main() -> None:
     pairs = [e.scene for e in EmojiDataset(seed=VALIDATION_SEED, split="heldout", num_objects=2).take(args.pairs)]
     print(f"{args.bare} bare names, {args.placed} placed emoji and {args.pairs} pairs a row (validation seed "
           f"{VALIDATION_SEED}); other settings: the checkpoint's defaults, {studio.default_settings}\n")
-    print("| regions | schedule | strategy | guidance | temperature | top-k | revision | stages | bare top-1 | bare top-5 | placed position "
+    print("| regions | drafts | schedule | strategy | guidance | temperature | top-k | revision | stages | bare top-1 | bare top-5 | placed position "
           "| placed background | placed top-5 | pairs position | pairs top-5 |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for regions, schedule, strategy, guidance, temperature, top_k, revision, stages in itertools.product(
-            args.regions, args.schedules, args.strategies, args.guidance, args.temperatures, args.top_k,
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for regions, drafts, schedule, strategy, guidance, temperature, top_k, revision, stages in itertools.product(
+            args.regions, args.drafts, args.schedules, args.strategies, args.guidance, args.temperatures, args.top_k,
             args.revision, args.stages):
         drawing = studio if regions is None else studio.with_regional_prompts(regions == "on")
+        drawing = drawing if drafts is None else drawing.with_drafts(drafts == "on")
         settings = studio.settings(schedule=schedule, strategy=strategy, guidance=guidance, temperature=temperature, top_k=top_k,
                                    revision=revision, stages=stages)  # None keeps the checkpoint's default
         b, p, two = (judged(drawing, settings, checker, scenes) for scenes in (bare, placed, pairs))
-        print(f"| {'on' if drawing.family.draws_by_region else 'off'} | {settings.schedule} | {settings.strategy} | {settings.guidance} | {settings.temperature} | {settings.top_k} | {settings.revision} | {settings.stages} | "
+        print(f"| {'on' if drawing.family.draws_by_region else 'off'} | "
+              f"{'on' if drawing.family.draws_drafts else 'off'} | {settings.schedule} | {settings.strategy} | {settings.guidance} | {settings.temperature} | {settings.top_k} | {settings.revision} | {settings.stages} | "
               f"{b['top1']} | {b['top5']} | {p['position']} | {p['background']} | {p['top5']} | "
               f"{two['position']} | {two['top5']} |", flush=True)
 

@@ -148,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--regions", choices=("on", "off"), default=None,
                    help="regional prompts (each placed thing drawn in its cell from its own words, "
                         "studio_core/regions.py) on or off instead of as the checkpoint says")
+    e.add_argument("--drafts", choices=("on", "off"), default=None,
+                   help="drafts (each placed emoji drawn at full size first and shrunk into its cell, "
+                        "studio_core/drafts.py) on or off instead of as the checkpoint says")
     e.add_argument("--suite", choices=("prompts", "paper"), default="prompts",
                    help="prompts: prompt following of one checkpoint (default); paper: the paper's "
                         "claims, progressive vs random order vs raster AR, with ablations")
@@ -283,11 +286,12 @@ def command_evaluate(args: argparse.Namespace) -> None:
         evaluate_emoji_checkpoint(args.checkpoint, entry["checker"], sampling_overrides(args), bare=args.bare,
                                   single=args.single, pairs=args.pairs, phrasings=args.bare // 2,
                                   seed=args.seed, json_path=args.json, cpu=args.cpu, precision=args.precision,
-                                  prompt_reader=args.prompt_reader, regions=args.regions)
+                                  prompt_reader=args.prompt_reader, regions=args.regions, drafts=args.drafts)
         return
     evaluate_checkpoint(args.checkpoint, sampling_overrides(args), single=args.single, pairs=args.pairs,
                         seed=args.seed, json_path=args.json, cpu=args.cpu, precision=args.precision,
-                        free=args.free_phrasing, prompt_reader=args.prompt_reader, regions=args.regions)
+                        free=args.free_phrasing, prompt_reader=args.prompt_reader, regions=args.regions,
+                        drafts=args.drafts)
 
 
 def command_bench(args: argparse.Namespace) -> None:

@@ -214,7 +214,8 @@ class AmusedFamily:
                                 micro_conds=micro[None].expand(len(rows), -1))
 
     # -- predictions -----------------------------------------------------------------------------
-    def predictor(self, settings: SamplerSettings) -> AmusedPredictor:
+    def predictor(self, settings: SamplerSettings, seed: int | None = None) -> AmusedPredictor:
+        """`seed` is not used: aMUSEd's predictions depend on the ids and the prompt alone."""
         return AmusedPredictor(self, float(settings.guidance), reuses_blank(settings))
 
     def transformer_pass(self, ids: torch.Tensor, cond: TextConditioning) -> torch.Tensor:

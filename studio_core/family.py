@@ -45,8 +45,9 @@ class ModelFamily(Protocol):
     @property
     def precision(self) -> str: ...
 
-    def predictor(self, settings: SamplerSettings) -> Predictor:
-        """Guided logits (N, codebook) and the scores the family has, for one picture."""
+    def predictor(self, settings: SamplerSettings, seed: int | None = None) -> Predictor:
+        """Guided logits (N, codebook) and the scores the family has, for one picture (`seed`: the
+        picture's, for a family whose predictions depend on it: the bundled models' drafts)."""
 
     def batch_predictions(self, states: list[GenerationState]) -> list[Prediction]:
         """The next stage's predictions for several pictures in one network pass."""

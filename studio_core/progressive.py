@@ -14,6 +14,7 @@ import torch
 from . import sampler
 from .checkpoints import BUNDLED_CHECKPOINT, CheckpointError, read_json, require_model_dir
 from .device import Placement, choose_placement, precision_name
+from .drafts import Draft, compose, drafted_cells, drafted_things, hold_drafts
 from .family import colour_cells, mean_code_colours
 from .prompt_reader import POSITIONS, READERS
 from .regions import RegionWords, merge_by_region, region_masks
@@ -23,6 +24,7 @@ from .tokenizer import ImageTokenizer, images_to_tensor
 from .transformer import ProgressiveTransformer, TextContext
 
 TEXT_CACHE_SIZE = 64  # prompts whose cross-attention keys/values are kept
+DRAFT_CACHE_SIZE = 16  # scenes whose drafts are kept (a run asks for its draft at every stage)
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,9 @@ class StudioModels:
     # studio.json "regional_prompts": where the reader reads several placed things, each is
     # predicted in its own cell from its own words (regions.py).
     regional_prompts: bool = False
+    # studio.json "drafts": where the reader reads placed things, each is drawn at full size
+    # first and its cell holds that picture shrunk (drafts.py).
+    drafts: bool = False
 
 
 def load_models(checkpoint: str | Path | None = None, placement: Placement | None = None) -> StudioModels:
@@ -71,12 +76,12 @@ def load_models(checkpoint: str | Path | None = None, placement: Placement | Non
     if reader not in READERS:
         raise CheckpointError(f"{directory / 'studio.json'}: \"prompt_reader\" must be one of "
                               f"{sorted(READERS)}, got {reader!r}")
-    regional = manifest.get("regional_prompts", False)
-    if not isinstance(regional, bool):
-        raise CheckpointError(f"{directory / 'studio.json'}: \"regional_prompts\" must be true or false, "
-                              f"got {regional!r}")
+    switches = {key: manifest.get(key, False) for key in ("regional_prompts", "drafts")}
+    for key, value in switches.items():
+        if not isinstance(value, bool):
+            raise CheckpointError(f"{directory / 'studio.json'}: \"{key}\" must be true or false, got {value!r}")
     return StudioModels(tokenizer, text_encoder, transformer, sampling, directory.name, note, reader, directory,
-                        regional)
+                        switches["regional_prompts"], switches["drafts"])
 
 
 def make_reader(models: StudioModels):
@@ -114,15 +119,24 @@ def check_compatible(directory: Path, tokenizer: ImageTokenizer, text_encoder: T
 
 class GuidedPredictor:
     """The sampler's view of the transformer: ids -> guided logits and scores, one batched pass
-    for the conditional and unconditional predictions, text keys/values cached per prompt."""
+    for the conditional and unconditional predictions, text keys/values cached per prompt.
+    `seed`: the picture's seed, where the family's drafts (drafts.py) hold the placed things'
+    cells; None: the model's own prediction everywhere (force-revise asks the model itself)."""
 
     rules = sampler.PROGRESSIVE_RULES
 
-    def __init__(self, family: "ProgressiveFamily", guidance: float):
-        self.family, self.guidance = family, guidance
+    def __init__(self, family: "ProgressiveFamily", settings: SamplerSettings, seed: int | None = None):
+        self.family, self.settings, self.seed = family, settings, seed
+        self.guidance = float(settings.guidance)
+
+    def __call__(self, ids: torch.Tensor, prompt: str) -> sampler.Prediction:
+        prediction = self.predict(ids, prompt)
+        draft = None if self.seed is None else self.family.draft(prompt, self.seed, self.settings)
+        return prediction if draft is None else hold_drafts(prediction, draft)
 
     @torch.no_grad()
-    def __call__(self, ids: torch.Tensor, prompt: str) -> sampler.Prediction:
+    def predict(self, ids: torch.Tensor, prompt: str) -> sampler.Prediction:
+        """The transformer's guided prediction (by region where the prompt is drawn by region)."""
         model = self.family.models.transformer
         ids = ids.to(self.family.device)[None]
         regions = self.family.prompt_regions(prompt)
@@ -173,6 +187,8 @@ class ProgressiveFamily:
         self._contexts_lock = threading.RLock()
         self._colours: np.ndarray | None = None
         self._reader = make_reader(models)
+        self._drafts: OrderedDict[tuple, Draft | None] = OrderedDict()
+        self._drafts_lock = threading.Lock()  # the web app's threads share the cache, as the texts'
 
     @property
     def device(self) -> torch.device:
@@ -198,6 +214,15 @@ class ProgressiveFamily:
         """Regional prompts are on and the prompt reader can give each thing its words (the
         reader "none" cannot)."""
         return self.models.regional_prompts and hasattr(self._reader, "regions")
+
+    def with_drafts(self, on: bool) -> "ProgressiveFamily":
+        """The same weights with drafts on or off (drafts.py)."""
+        return ProgressiveFamily(replace(self.models, drafts=on), self.name)
+
+    @property
+    def draws_drafts(self) -> bool:
+        """Drafts are on and the prompt reader reads placed things (the emoji reader does)."""
+        return self.models.drafts and hasattr(self._reader, "placed")
 
     def prompt_regions(self, prompt: str) -> tuple[RegionWords, ...]:
         """Each placed thing's own words where the checkpoint draws them by region and the prompt
@@ -244,15 +269,16 @@ class ProgressiveFamily:
         self.code_colours()
 
     # -- predictions -----------------------------------------------------------------------------
-    def predictor(self, settings: SamplerSettings) -> GuidedPredictor:
-        return GuidedPredictor(self, float(settings.guidance))
+    def predictor(self, settings: SamplerSettings, seed: int | None = None) -> GuidedPredictor:
+        return GuidedPredictor(self, settings, seed)
 
     @torch.no_grad()
     def batch_predictions(self, states: list[GenerationState]) -> list[sampler.Prediction]:
         """The guided predictions for the next stage of several states, in one network pass
-        (each on its own where a prompt is drawn by region)."""
-        if any(self.prompt_regions(s.current.prompt) for s in states):
-            return [self.predictor(s.settings)(torch.from_numpy(s.current.ids.reshape(-1)), s.current.prompt)
+        (each on its own where a prompt is drawn by region or from drafts)."""
+        if any(self.prompt_regions(s.current.prompt) or self.drafts_scene(s.current.prompt) for s in states):
+            return [self.predictor(s.settings, s.current.seed)(torch.from_numpy(s.current.ids.reshape(-1)),
+                                                               s.current.prompt)
                     for s in states]
         model = self.models.transformer
         guided = [float(s.settings.guidance) != 1.0 for s in states]
@@ -271,6 +297,41 @@ class ProgressiveFamily:
             results.append(sampler.Prediction(logits.cpu(), out.qerror[row].cpu(), out.importance[row].cpu()))
             row += r
         return results
+
+    # -- drafts (drafts.py) -------------------------------------------------------------------------
+    def drafts_scene(self, prompt: str):
+        """The placed things a prompt asks for where they are drafted, else None."""
+        reading = self._reader.placed(prompt) if self.draws_drafts else None
+        return reading if reading is not None and drafted_things(reading) else None
+
+    def draft(self, prompt: str, seed: int, settings: SamplerSettings) -> Draft | None:
+        """The tokens the drafts of a prompt's placed things hold for this seed (None where it has
+        none): made once per prompt, seed and settings, then reused by every stage and edit."""
+        reading = self.drafts_scene(prompt)
+        if reading is None:
+            return None
+        key = (prompt, seed, settings)
+        with self._drafts_lock:
+            if key in self._drafts:
+                self._drafts.move_to_end(key)
+                return self._drafts[key]
+        draft = self.make_draft(reading, seed, settings)  # outside the lock: other pictures go on
+        with self._drafts_lock:
+            self._drafts[key] = draft
+            while len(self._drafts) > DRAFT_CACHE_SIZE:
+                self._drafts.popitem(last=False)
+        return draft
+
+    def make_draft(self, reading, seed: int, settings: SamplerSettings) -> Draft:
+        """Each placed thing drawn by its bare name, thing i with seed + i (the first is the very
+        picture typing its name with this seed gives), in one pass a stage; composed and encoded."""
+        things = drafted_things(reading)
+        states = sampler.run_batch_to_end(
+            [sampler.start(settings, self.grid_size, self.mask_id, t.what, (seed + i) % 2**63)
+             for i, t in enumerate(things)],
+            self.batch_predictions, lambda state: self.predictor(state.settings))
+        composite = compose(reading, [self.decode(s.current.ids) for s in states], self.image_size)
+        return Draft(self.encode(composite[None])[0].reshape(-1), drafted_cells(reading, self.grid_size))
 
     # -- pictures --------------------------------------------------------------------------------
     def decode(self, ids: np.ndarray) -> np.ndarray:

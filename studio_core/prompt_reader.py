@@ -686,10 +686,13 @@ def unique_keywords(keywords: dict[str, list[str]], names: dict[str, list[str]],
 def emoji_caption(reading: Reading) -> str:
     """The emoji data's canonical words: the bare name where nothing but the emoji is asked for,
     else every emoji with its size and place, in reading order, and the background when said."""
+    return reading.things[0].what if is_bare_name(reading) else placed_scene(reading).caption()
+
+
+def is_bare_name(reading: Reading) -> bool:
+    """One emoji asked for by name alone (no size, place or background): drawn as large as the picture."""
     things = reading.things
-    if len(things) == 1 and reading.background is None and things[0].size is None and things[0].position is None:
-        return things[0].what
-    return placed_scene(reading).caption()
+    return len(things) == 1 and reading.background is None and things[0].size is None and things[0].position is None
 
 
 def placed_scene(reading: Reading) -> Reading:
@@ -728,6 +731,13 @@ class EmojiReader:
         prompt as read)."""
         reading = read_scene(prompt, self.lexicon)
         return () if reading is None or len(reading.things) < 2 else emoji_regions(reading)
+
+    def placed(self, prompt: str) -> Reading | None:
+        """The scene of placed emoji a prompt asks for (every emoji with its size and cell, as the
+        model is asked for it), or None where it asks for one emoji by name alone or for nothing
+        the model draws (drafts.py draws the placed ones at full size first)."""
+        reading = read_scene(prompt, self.lexicon)
+        return None if reading is None or is_bare_name(reading) else placed_scene(reading)
 
     @classmethod
     def from_checkpoint(cls, directory: Path) -> "EmojiReader":

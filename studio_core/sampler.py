@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 import torch
@@ -418,6 +418,31 @@ def run_to_end(state: GenerationState, predict: Predictor, prompt: str | None = 
         state = next_stage(state, predict, prompt, seed)
         prompt, seed = None, None  # the frame just made carries them on
         yield state
+
+
+class FirstPassThen:
+    """A predictor whose first call answers with a prediction already made (a batched pass), and
+    any further call (hidden revision's second pass) with the family's own predictor."""
+
+    def __init__(self, prediction: Prediction, fallback: Predictor):
+        self.prediction, self.fallback = prediction, fallback
+        self.rules = rules_of(fallback)
+
+    def __call__(self, ids: torch.Tensor, prompt: str) -> Prediction:
+        prediction, self.prediction = self.prediction, None
+        return prediction if prediction is not None else self.fallback(ids, prompt)
+
+
+def run_batch_to_end(states: list[GenerationState],
+                     predict_all: Callable[[list[GenerationState]], list[Prediction]],
+                     predictor_for: Callable[[GenerationState], Predictor]) -> list[GenerationState]:
+    """Several pictures to their last stage together: one batched prediction a stage for all of
+    them (`predict_all`), then each picture's usual stage (`predictor_for` its second passes)."""
+    while any(state.stages_left for state in states):
+        predictions = predict_all(states)
+        states = [next_stage(state, FirstPassThen(p, predictor_for(state))) if state.stages_left else state
+                  for state, p in zip(states, predictions)]
+    return states
 
 
 # ---------------------------------------------------------------------------------------------

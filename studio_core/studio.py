@@ -31,19 +31,6 @@ from .transformer import TextContext
 log = logging.getLogger(__name__)
 
 
-class FirstPassThen:
-    """A predictor whose first call answers with a prediction already made (a batched pass), and
-    any further call (hidden revision's second pass) with the family's own predictor."""
-
-    def __init__(self, prediction: sampler.Prediction, fallback: sampler.Predictor):
-        self.prediction, self.fallback = prediction, fallback
-        self.rules = sampler.rules_of(fallback)
-
-    def __call__(self, ids: torch.Tensor, prompt: str) -> sampler.Prediction:
-        prediction, self.prediction = self.prediction, None
-        return prediction if prediction is not None else self.fallback(ids, prompt)
-
-
 class Studio:
     def __init__(self, models: StudioModels | ModelFamily, settings: SamplerSettings | None = None):
         """`models`: a model family, or the bundled family's models (what older callers pass)."""
@@ -132,6 +119,18 @@ class Studio:
             raise ValueError(f"the model {self.model_name!r} has no regional prompts")
         return Studio(self.family.with_regional_prompts(on), self.default_settings)
 
+    def with_drafts(self, on: bool) -> "Studio":
+        """This model with drafts on or off (drafts.py; bundled models only), e.g. off to measure
+        the model drawing placed things at their size itself."""
+        if not hasattr(self.family, "with_drafts"):
+            raise ValueError(f"the model {self.model_name!r} has no drafts")
+        return Studio(self.family.with_drafts(on), self.default_settings)
+
+    def drafts_things(self, prompt: str) -> bool:
+        """Whether the model draws the prompt's placed things at full size first (drafts.py)."""
+        drafts_scene = getattr(self.family, "drafts_scene", None)
+        return drafts_scene is not None and drafts_scene(prompt) is not None
+
     def prompt_regions(self, prompt: str) -> tuple:
         """Each placed thing's own words where the model draws the prompt region by region, else ()."""
         regions = getattr(self.family, "prompt_regions", None)
@@ -155,8 +154,10 @@ class Studio:
         """Drop the cached text conditioning (benchmarks use it to time a prompt's first use)."""
         self.family.forget_prompts()
 
-    def predictor(self, state: GenerationState) -> sampler.Predictor:
-        return self.family.predictor(state.settings)
+    def predictor(self, state: GenerationState, seed: int | None = None) -> sampler.Predictor:
+        """The family's predictor for the state's picture (`seed`: where a run goes on with another
+        seed than the state's, which the bundled models' drafts are drawn with)."""
+        return self.family.predictor(state.settings, state.current.seed if seed is None else seed)
 
     def mask(self, mask: object, argument: str = "mask") -> np.ndarray:
         return token_mask(mask, self.grid_size, argument)
@@ -207,11 +208,7 @@ class Studio:
         included); each picture's stage is then the sampler's usual one, so a picture made in a
         batch has the same tokens as the same prompt and seed made alone, up to float rounding."""
         states = [self.start(p, s, settings) for p, s in zip(prompts, seeds, strict=True)]
-        while any(state.stages_left for state in states):
-            predictions = self.family.batch_predictions(states)
-            states = [sampler.next_stage(state, FirstPassThen(p, self.predictor(state))) if state.stages_left
-                      else state for state, p in zip(states, predictions)]
-        return states
+        return sampler.run_batch_to_end(states, self.family.batch_predictions, self.predictor)
 
     def step(self, state: GenerationState) -> GenerationState:
         return sampler.next_stage(state, self.predictor(state))
@@ -222,7 +219,8 @@ class Studio:
         optionally with another prompt or seed)."""
         if prompt is not None:
             prompt = validate_prompt(prompt)
-        yield from sampler.run_to_end(state, self.predictor(state), prompt, seed)
+        seed = None if seed is None else sampler.validate_seed(seed)
+        yield from sampler.run_to_end(state, self.predictor(state, seed), prompt, seed)
 
     # -- hooks -----------------------------------------------------------------------------------
     def lock(self, state: GenerationState, mask: object) -> GenerationState:
@@ -236,10 +234,13 @@ class Studio:
         region = self.mask(mask)
         if prompt is not None:
             prompt = validate_prompt(prompt, "repaint prompt")
-        yield from sampler.repaint(state, self.predictor(state), region, prompt, seed)
+        seed = None if seed is None else sampler.validate_seed(seed)
+        yield from sampler.repaint(state, self.predictor(state, seed), region, prompt, seed)
 
     def force_revise(self, state: GenerationState, mask: object, seed: int | None = None) -> GenerationState:
-        return sampler.force_revise(state, self.predictor(state), self.mask(mask), seed)
+        """Re-predict the selected tokens by the model itself: drafts (drafts.py) would give a
+        drafted cell's tokens back unchanged."""
+        return sampler.force_revise(state, self.family.predictor(state.settings), self.mask(mask), seed)
 
     @staticmethod
     def rewind(state: GenerationState, frame_index: int) -> GenerationState:

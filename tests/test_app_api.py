@@ -350,8 +350,8 @@ def test_four_clients_generating_at_once_all_finish_and_the_database_is_consiste
 class SlowStudio(Studio):
     """The tiny studio, a tenth of a second per model call: a generation one can stop midway."""
 
-    def predictor(self, state):
-        inner = super().predictor(state)
+    def predictor(self, state, seed=None):
+        inner = super().predictor(state, seed)
 
         def slowly(ids, prompt):
             time.sleep(0.1)

@@ -145,11 +145,12 @@ def markdown_emoji_report(report: dict) -> str:
 def evaluate_emoji_checkpoint(checkpoint, checker_dir: str | Path, overrides: dict, bare: int, single: int,
                               pairs: int, phrasings: int, seed: int, json_path: str | None, cpu: bool = False,
                               precision: str | None = None, prompt_reader: str | None = None,
-                              regions: str | None = None) -> dict:
-    """`prompt_reader`, `regions`: see prompt_following.load_reading (e.g. reader none, to measure
-    the model on the words as typed; regions off, on a whole scene's words at once)."""
+                              regions: str | None = None, drafts: str | None = None) -> dict:
+    """`prompt_reader`, `regions`, `drafts`: see prompt_following.load_reading (e.g. reader none, to
+    measure the model on the words as typed; regions off, on a whole scene's words at once; drafts
+    off, the model drawing placed emoji at their size itself)."""
     checker = EmojiClassifier.from_pretrained(checker_dir)
-    studio = load_reading(checkpoint, cpu, precision, prompt_reader, regions)
+    studio = load_reading(checkpoint, cpu, precision, prompt_reader, regions, drafts)
     settings = studio.settings(**overrides)
     report = {**evaluate_emoji_studio(studio, settings, checker, bare, single, pairs, phrasings, seed),
               "checker": str(checker_dir), **reading_of_report(studio)}

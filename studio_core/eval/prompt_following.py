@@ -137,10 +137,11 @@ def free_phrasing_lines(report: dict) -> list[str]:
 
 
 def load_reading(checkpoint, cpu: bool, precision: str | None, prompt_reader: str | None = None,
-                 regions: str | None = None):
+                 regions: str | None = None, drafts: str | None = None):
     """The checkpoint's studio, reading prompts as asked: `prompt_reader` a name in
-    prompt_reader.READERS, `regions` "on" or "off" (regional prompts, regions.py); None keeps the
-    checkpoint's own, so the model can be measured with and without them, side by side."""
+    prompt_reader.READERS, `regions` "on" or "off" (regional prompts, regions.py), `drafts` "on"
+    or "off" (drafts.py); None keeps the checkpoint's own, so the model can be measured with and
+    without them, side by side."""
     from ..studio import Studio
 
     studio = Studio.load(checkpoint, cpu=cpu, precision=precision)
@@ -148,18 +149,22 @@ def load_reading(checkpoint, cpu: bool, precision: str | None, prompt_reader: st
         studio = studio.with_prompt_reader(prompt_reader)
     if regions is not None:
         studio = studio.with_regional_prompts(regions == "on")
+    if drafts is not None:
+        studio = studio.with_drafts(drafts == "on")
     return studio
 
 
 def reading_of_report(studio) -> dict:
     return {"precision": studio.precision, "prompt_reader": studio.models.prompt_reader,
-            "regional_prompts": bool(getattr(studio.family, "draws_by_region", False))}
+            "regional_prompts": bool(getattr(studio.family, "draws_by_region", False)),
+            "drafts": bool(getattr(studio.family, "draws_drafts", False))}
 
 
 def evaluate_checkpoint(checkpoint, overrides: dict, single: int, pairs: int, seed: int,
                         json_path: str | None, cpu: bool = False, precision: str | None = None,
-                        free: bool = True, prompt_reader: str | None = None, regions: str | None = None) -> dict:
-    studio = load_reading(checkpoint, cpu, precision, prompt_reader, regions)
+                        free: bool = True, prompt_reader: str | None = None, regions: str | None = None,
+                        drafts: str | None = None) -> dict:
+    studio = load_reading(checkpoint, cpu, precision, prompt_reader, regions, drafts)
     settings = studio.settings(**overrides)
     report = {**evaluate_studio(studio, settings, single, pairs, seed, free), **reading_of_report(studio)}
     return publish_report(report, markdown_report(report), json_path)
@@ -169,7 +174,8 @@ def publish_report(report: dict, table: str, json_path: str | Path | None) -> di
     """Print an evaluation's table with its time, precision and settings; save it as JSON if asked."""
     print(table)
     print(f"\n{report['seconds']} s, transformer in {report['precision']}, prompt reader "
-          f"{report['prompt_reader']}, regional prompts {'on' if report.get('regional_prompts') else 'off'}; settings: "
+          f"{report['prompt_reader']}, regional prompts {'on' if report.get('regional_prompts') else 'off'}, drafts "
+          f"{'on' if report.get('drafts') else 'off'}; settings: "
           f"{json.dumps(report['settings'], sort_keys=True)}")
     if json_path:
         Path(json_path).write_text(json.dumps(report, indent=2) + "\n")
