@@ -27,6 +27,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
+PAGE_DEFAULT_MODEL = "emoji-v1"  # the bundled model a page opens on: it draws real things (its card: figures)
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
                              "HF_HUB_OFFLINE=0); default: every bundled checkpoint under checkpoints/")
     parser.add_argument("--default-model", default=None,
                         help="the model a page opens on, by name (a checkpoint's folder name; default: the "
-                             "first --checkpoint, else shapes-v1)")
+                             "first --checkpoint, else emoji-v1)")
     parser.add_argument("--db", default=str(DATA / "studio.db"),
                         help="session database: a SQLite file path (the default, one machine) or a SQLAlchemy "
                              "URL such as postgresql+psycopg://user:password@host/db, which several replicas "
@@ -79,10 +80,10 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
 
 
 def bundled_checkpoints() -> list[str]:
-    """Every bundled model: a folder under checkpoints/ with a studio.json (shapes-v1 first, as the
-    page's default; the others by name)."""
+    """Every bundled model: a folder under checkpoints/ with a studio.json (emoji-v1 first, as the
+    page's default since it met its figures: it draws real things; the others by name)."""
     found = sorted(p.parent for p in (HERE / "checkpoints").glob("*/studio.json"))
-    found.sort(key=lambda p: p.name != "shapes-v1")
+    found.sort(key=lambda p: p.name != PAGE_DEFAULT_MODEL)
     return [str(p) for p in found]
 
 

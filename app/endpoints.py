@@ -30,7 +30,7 @@ from .config import AppConfig
 from .exports import ExportFolder
 from .guards import shown_in_page
 from .selection import box_of, count_line, layer_of, touched_pixels, with_enclosed
-from .views import PageRenderer, ThumbnailCache, history_caption, session_rows, strategy_help
+from .views import PageRenderer, ThumbnailCache, examples_for, history_caption, session_rows, strategy_help
 from .workspace import StopSignals, TabState, Workspace
 
 MAX_SEED = 2**31 - 1  # fits every widget and JSON reader
@@ -135,12 +135,15 @@ class StudioEndpoints:
 
     @shown_in_page
     def model_controls(self, model):
-        """The settings a model offers, for the page when the model picker changes (private)."""
+        """The settings a model offers and its example prompts, for the page when the model picker
+        changes (private). The prompt typed stays; its placeholder is the model's first example."""
         studio = self.named_studio(model)
         d = studio.default_settings
+        examples = examples_for(studio, self.config)
         return (gr.Dropdown(choices=list(studio.strategies), value=d.strategy, info=strategy_help(studio.strategies)),
                 gr.Slider(maximum=min(64, studio.grid_size ** 2), value=d.stages), gr.Slider(value=d.guidance),
-                gr.Slider(value=d.temperature), gr.Slider(value=d.revision))
+                gr.Slider(value=d.temperature), gr.Slider(value=d.revision),
+                gr.Dataset(samples=[[p] for p in examples]), gr.Textbox(placeholder=examples[0]))
 
     # -- the one path of every action ------------------------------------------------------------
     @staticmethod

@@ -26,7 +26,7 @@ from .config import AppConfig
 from .endpoints import MAX_SEED, StudioEndpoints
 from .guards import bounded_editor
 from .selection import BRUSH_RGBA
-from .views import CONTROL_OUTPUTS, PAGE_OUTPUTS, WELCOME, model_choices, strategy_help
+from .views import CONTROL_OUTPUTS, PAGE_OUTPUTS, WELCOME, example_prompt, examples_for, model_choices, strategy_help
 from .workspace import TabState
 
 # The browser token lives in local storage under a fixed key, so it survives reloads and restarts
@@ -107,6 +107,7 @@ class PageLayout:
     strategy: gr.Dropdown
     revision: gr.Slider
     model: gr.Dropdown
+    examples: gr.Dataset
     picture: gr.Image
     status: gr.Markdown
     show_grid: gr.Checkbox
@@ -194,7 +195,7 @@ def layout(studio: Studio, config: AppConfig, studios: Mapping[str, Studio] | No
         with gr.Column(scale=2, min_width=300, elem_id="compose"):
             with gr.Column(elem_id="compose-top"):
                 c["prompt"] = gr.Textbox(label="Prompt", lines=2, max_lines=4, elem_id="prompt",
-                                         placeholder="a large red circle in the top left")
+                                         placeholder=examples_for(studio, config)[0])
                 c["model"] = gr.Dropdown(model_choices(studios), value=studio.model_name, label="Model",
                                          visible=len(studios) > 1, elem_id="model",
                                          info="new pictures use it; an opened session keeps the model that made it")
@@ -218,7 +219,10 @@ def layout(studio: Studio, config: AppConfig, studios: Mapping[str, Studio] | No
                         info=strategy_help(studio.strategies))
                     c["revision"] = gr.Slider(0, 2, value=defaults.revision, step=0.05, label="Revision strength",
                                               info="share of a stage's tokens that may be revised (0 = never)")
-                gr.Examples([[p] for p in config.examples], inputs=[c["prompt"]], label="Example prompts")
+                # The picked model's own examples (the picker swaps them): a Dataset, not gr.Examples,
+                # whose samples are fixed when the page is built.
+                c["examples"] = gr.Dataset(components=[c["prompt"]], label="Example prompts", elem_id="examples",
+                                           samples=[[p] for p in examples_for(studio, config)], samples_per_page=12)
 
         with gr.Column(scale=3, min_width=340, elem_id="stage"):
             with gr.Tabs(selected="view") as c["tools"]:
@@ -348,7 +352,9 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
     # Picking a model offers its strategies and its default settings (private: the API names the
     # model in /generate and /step).
     model_controls = dict(fn=endpoints.model_controls, inputs=[ui.model],
-                          outputs=[ui.strategy, *ui.settings[:3], ui.revision], api_visibility="private", **light)
+                          outputs=[ui.strategy, *ui.settings[:3], ui.revision, ui.examples, ui.prompt],
+                          api_visibility="private", **light)
+    ui.examples.click(example_prompt, ui.examples, ui.prompt, api_visibility="private", **light)
     ui.model.change(**model_controls)
     if len(endpoints.studios) > 1:  # the page opens with the default model's strategies only
         demo.load(**model_controls)

@@ -91,6 +91,17 @@ def status_line(work: Workspace, note: str | None = None, read_as: str | None = 
     return " · ".join(parts)
 
 
+def examples_for(studio: Studio, config) -> tuple[str, ...]:
+    """The example prompts the page offers with a model: its own (studio.json "examples"), else
+    the app's (AppConfig.examples, in the shapes model's words)."""
+    return studio.examples or tuple(config.examples)
+
+
+def example_prompt(sample: list) -> str:
+    """The prompt of an example the page's list was clicked on (a Dataset sample: [prompt])."""
+    return sample[0]
+
+
 def reading_of(studio: Studio, prompt: str) -> str | None:
     """The model's reading of a prompt where it differs from the words typed (prompt_reader.py),
     and whether it draws the things region by region (regions.py) and from drafts (drafts.py)."""

@@ -50,6 +50,8 @@ class StudioModels:
     # studio.json "drafts": where the reader reads placed things, each is drawn at full size
     # first and its cell holds that picture shrunk (drafts.py).
     drafts: bool = False
+    # studio.json "examples": prompts that show what the model does well (the page offers them).
+    examples: tuple[str, ...] = ()
 
 
 def load_models(checkpoint: str | Path | None = None, placement: Placement | None = None) -> StudioModels:
@@ -80,8 +82,11 @@ def load_models(checkpoint: str | Path | None = None, placement: Placement | Non
     for key, value in switches.items():
         if not isinstance(value, bool):
             raise CheckpointError(f"{directory / 'studio.json'}: \"{key}\" must be true or false, got {value!r}")
+    examples = manifest.get("examples", [])
+    if not isinstance(examples, list) or not all(isinstance(e, str) and e.strip() for e in examples):
+        raise CheckpointError(f"{directory / 'studio.json'}: \"examples\" must be a list of prompts, got {examples!r}")
     return StudioModels(tokenizer, text_encoder, transformer, sampling, directory.name, note, reader, directory,
-                        switches["regional_prompts"], switches["drafts"])
+                        switches["regional_prompts"], switches["drafts"], tuple(examples))
 
 
 def make_reader(models: StudioModels):
@@ -175,7 +180,7 @@ class ProgressiveFamily:
 
     def __init__(self, models: StudioModels, name: str | None = None):
         self.models, self.name = models, name or models.name
-        self.note = models.note
+        self.note, self.examples = models.note, models.examples
         self.sampling = models.sampling
         config = models.transformer.config
         self.grid_size, self.codebook_size, self.mask_id = config.grid_size, config.codebook_size, config.mask_id

@@ -60,6 +60,11 @@ class Studio:
         return getattr(self.family, "note", "")
 
     @property
+    def examples(self) -> tuple[str, ...]:
+        """Prompts that show what this model does well (its studio.json "examples"; () for most)."""
+        return tuple(getattr(self.family, "examples", ()))
+
+    @property
     def decode_is_costly(self) -> bool:
         """Whether a full decode costs more than a stage (aMUSEd's 256 px decoder): then even a
         picture shown at rest, such as a gallery thumbnail, is a preview (code colours). Stages in

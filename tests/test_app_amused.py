@@ -124,7 +124,7 @@ def test_the_app_serves_every_bundled_checkpoint_by_default(monkeypatch):
     monkeypatch.setitem(sys.modules, spec.name, script)  # dataclasses look their module up by name
     spec.loader.exec_module(script)
     found = script.bundled_checkpoints()
-    assert found and Path(found[0]).name == "shapes-v1"
+    assert found and Path(found[0]).name == "emoji-v1"
     assert all((Path(f) / "studio.json").is_file() for f in found)
     settings = script.parse_args(["--checkpoint", "amused/amused-256", "--checkpoint", "x", "--default-model", "x"])
     assert settings.checkpoints == ("amused/amused-256", "x") and settings.default_model == "x"

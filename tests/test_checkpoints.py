@@ -123,3 +123,32 @@ def test_a_note_in_the_manifest_stands_beside_the_model_in_the_picker(tiny_check
     (noted / "studio.json").write_text(json.dumps({**manifest, "note": ["not", "text"]}))
     with pytest.raises(CheckpointError, match='"note" must be text'):
         Studio.load(noted, cpu=True)
+
+
+def test_the_page_offers_the_picked_models_own_example_prompts(tiny_checkpoint, tmp_path):
+    from app import AppConfig, EXAMPLE_PROMPTS
+    from app.endpoints import StudioEndpoints
+    from app.views import examples_for
+    from studio_core.store import SessionStore
+
+    plain = Studio.load(tiny_checkpoint, cpu=True)
+    own = copy_of(tiny_checkpoint, tmp_path)
+    manifest = json.loads((own / "studio.json").read_text())
+    (own / "studio.json").write_text(json.dumps({**manifest, "examples": ["cat face", "two dogs on pink"]}))
+    studio = Studio.load(own, cpu=True)
+    config = AppConfig(exports_dir=tmp_path / "exports")
+    assert plain.examples == () and examples_for(plain, config) == EXAMPLE_PROMPTS  # the app's own
+    assert examples_for(studio, config) == ("cat face", "two dogs on pink")
+    # the model picker swaps the list and the prompt box's placeholder (updates: Gradio merges
+    # their constructor arguments into the page's components)
+    endpoints = StudioEndpoints([plain, studio], SessionStore(tmp_path / "studio.db"), config)
+    *_, examples, prompt = endpoints.model_controls(studio.model_name)
+    assert examples.constructor_args["samples"] == [["cat face"], ["two dogs on pink"]]
+    assert prompt.constructor_args["placeholder"] == "cat face"
+    *_, examples, _ = endpoints.model_controls(plain.model_name)
+    assert examples.constructor_args["samples"] == [[p] for p in EXAMPLE_PROMPTS]
+
+    for bad in ("cat face", ["cat face", ""], [3]):
+        (own / "studio.json").write_text(json.dumps({**manifest, "examples": bad}))
+        with pytest.raises(CheckpointError, match='"examples" must be a list of prompts'):
+            Studio.load(own, cpu=True)
