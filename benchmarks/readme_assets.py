@@ -67,8 +67,14 @@ PEOPLE_WORDS = (
     "tiny teal rhombus lower-left & a huge orange ball upper right, grey bg",
 )
 EMOJI_PROMPTS = ("cat face", "pizza", "red heart", "rainbow", "a large rocket in the center on a black background",
-                 "a large dog in the top left and a small sun on the right on a blue background")
+                 "draw a small penguin in the top right corner on blue",
+                 "a large dog in the top left and a small sun on the right on a blue background",
+                 "two cats on pink")
 EMOJI_GIF = ("order_emoji.gif", "grinning face")
+# A placed scene: its emoji drafted at full size first (drafts.py), their tokens coming in the
+# model's order among the background's.
+EMOJI_PLACED_GIF = ("order_emoji_placed.gif", "a large fox in the top left and a large rainbow at the bottom right "
+                                              "on a green background")
 
 
 def row(tiles: list[Image.Image]) -> Image.Image:
@@ -119,6 +125,7 @@ def main() -> None:
         emoji = Studio.load(args.emoji_checkpoint)
         emoji_row(emoji).save(ASSETS / "emoji_samples.png")
         gif(emoji, *EMOJI_GIF)
+        gif(emoji, *EMOJI_PLACED_GIF)
     print("wrote", sorted(p.name for p in ASSETS.iterdir()))
 
 

@@ -9,7 +9,7 @@ the tokenizer encodes that composite. During the scene's stages the composite's 
 prediction in each drafted cell, certain: they appear in the order the model's scores place them,
 among the tokens it draws around them, and the rest of the picture is the model's own. On
 validation scenes (seed 7; `benchmarks/sweep_emoji_sampling.py --bare 0 --placed 100 --pairs 50
---drafts off on`), one emoji: position 88 -> 94 %, top-5 48 -> 69 %; two: 89 -> 90 %, 47 -> 65 %
+--drafts off on`), one emoji: position 88 -> 93 %, top-5 48 -> 64 %; two: 89 -> 90 %, 47 -> 63 %
 (through the tokenizer, true renders reach 72 to 75 %: the ceiling of any token choice).
 
 First tried as a first frame of known tokens: the model, trained to see an emoji's detail only
