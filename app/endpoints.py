@@ -22,6 +22,7 @@ from PIL import Image
 
 from studio_core import (GenerationState, SettingsError, Studio, TokenFrame, generation_order_gif,
                          save_png, validate_prompt)
+from studio_core.edit_examples import play as play_edit_example
 from studio_core.store import (OpenedSession, SessionStore, StoreError, check_fits_model, owner_hash,
                                read_session_file, write_session_file)
 from studio_core.store_rules import check_prompt_length
@@ -140,10 +141,12 @@ class StudioEndpoints:
         studio = self.named_studio(model)
         d = studio.default_settings
         examples = examples_for(studio, self.config)
+        edits = [[e.description] for e in studio.edit_examples]
         return (gr.Dropdown(choices=list(studio.strategies), value=d.strategy, info=strategy_help(studio.strategies)),
                 gr.Slider(maximum=min(64, studio.grid_size ** 2), value=d.stages), gr.Slider(value=d.guidance),
                 gr.Slider(value=d.temperature), gr.Slider(value=d.revision),
-                gr.Dataset(samples=[[p] for p in examples]), gr.Textbox(placeholder=examples[0]))
+                gr.Dataset(samples=[[p] for p in examples]), gr.Textbox(placeholder=examples[0]),
+                gr.Dataset(samples=edits, visible=bool(edits)))
 
     # -- the one path of every action ------------------------------------------------------------
     @staticmethod
@@ -300,6 +303,21 @@ class StudioEndpoints:
             tab = self.new_session(tab, owner, prompt, self.seed(seed, randomize_seed),
                                    self.settings(stages, guidance, temperature, strategy, revision, studio), studio)
         return self.edited(tab, owner, lambda state: self.studio_for(state).step(state))
+
+    @shown_in_page
+    def edit_example(self, example, owner, tab, request: gr.Request, model=None):
+        """Play one of `model`'s edit examples (its studio.json "edit_examples", by index) as a new
+        session: the picture streamed stage by stage, then the lock, then the repaint."""
+        studio = self.named_studio(model)
+        examples = studio.edit_examples
+        index = whole_number(example, "edit example")
+        if not 0 <= index < len(examples):
+            raise ValueError(f"the model {studio.model_name!r} has {len(examples)} edit examples; "
+                             f"there is no number {index}")
+        chosen = examples[index]
+        tab = self.new_session(tab, owner, chosen.prompt, chosen.seed, studio.default_settings, studio)
+        yield from self.streamed(tab, owner, lambda state: play_edit_example(studio, state, chosen),
+                                 request.session_hash, synced=True)
 
     @shown_in_page
     def continue_generation(self, owner, tab, request: gr.Request):

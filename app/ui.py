@@ -108,6 +108,7 @@ class PageLayout:
     revision: gr.Slider
     model: gr.Dropdown
     examples: gr.Dataset
+    edit_examples: gr.Dataset
     picture: gr.Image
     status: gr.Markdown
     show_grid: gr.Checkbox
@@ -223,6 +224,11 @@ def layout(studio: Studio, config: AppConfig, studios: Mapping[str, Studio] | No
                 # whose samples are fixed when the page is built.
                 c["examples"] = gr.Dataset(components=[c["prompt"]], label="Example prompts", elem_id="examples",
                                            samples=[[p] for p in examples_for(studio, config)], samples_per_page=12)
+                # The model's edit examples: a click plays one as a new session (picture, lock, repaint).
+                edits = [[e.description] for e in studio.edit_examples]
+                c["edit_examples"] = gr.Dataset(components=["textbox"], label="Try an edit (draws, locks, repaints)",
+                                                elem_id="edit-examples", samples=edits, type="index",
+                                                visible=bool(edits))
 
         with gr.Column(scale=3, min_width=340, elem_id="stage"):
             with gr.Tabs(selected="view") as c["tools"]:
@@ -352,13 +358,16 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
     # Picking a model offers its strategies and its default settings (private: the API names the
     # model in /generate and /step).
     model_controls = dict(fn=endpoints.model_controls, inputs=[ui.model],
-                          outputs=[ui.strategy, *ui.settings[:3], ui.revision, ui.examples, ui.prompt],
+                          outputs=[ui.strategy, *ui.settings[:3], ui.revision, ui.examples, ui.prompt,
+                                   ui.edit_examples],
                           api_visibility="private", **light)
     ui.examples.click(example_prompt, ui.examples, ui.prompt, api_visibility="private", **light)
     ui.model.change(**model_controls)
     if len(endpoints.studios) > 1:  # the page opens with the default model's strategies only
         demo.load(**model_controls)
     model_work([ui.continue_btn.click], endpoints.continue_generation, [owner, tab], "continue")
+    playing = model_work([ui.edit_examples.click], endpoints.edit_example, [ui.edit_examples, owner, tab, ui.model],
+                         "edit_example")
     model_work([ui.repaint_btn.click], endpoints.repaint,
                [ui.selection, ui.region_prompt, owner, tab], "repaint")
     branching = model_work([ui.branch_btn.click], endpoints.branch,
@@ -425,7 +434,7 @@ def wire(demo: gr.Blocks, ui: PageLayout, endpoints: StudioEndpoints, config: Ap
 
     for event in (revising, locking, unlocking, importing, opening, opening_typed, deleting, switching):
         event.then(**refresh_controls)
-    for event in (generating, stepping, branching, importing, deleting):
+    for event in (generating, stepping, playing, branching, importing, deleting):
         event.then(**refresh_history)
 
     # A first visit makes this browser's token, in the browser (no round trip, so it exists

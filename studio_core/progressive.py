@@ -15,6 +15,7 @@ from . import sampler
 from .checkpoints import BUNDLED_CHECKPOINT, CheckpointError, read_json, require_model_dir
 from .device import Placement, choose_placement, precision_name
 from .drafts import Draft, compose, drafted_cells, drafted_things, hold_drafts
+from .edit_examples import EditExample, read_edit_examples
 from .family import colour_cells, mean_code_colours
 from .prompt_reader import POSITIONS, READERS
 from .regions import RegionWords, merge_by_region, region_masks
@@ -52,6 +53,8 @@ class StudioModels:
     drafts: bool = False
     # studio.json "examples": prompts that show what the model does well (the page offers them).
     examples: tuple[str, ...] = ()
+    # studio.json "edit_examples": a picture, a lock and a repaint each (edit_examples.py).
+    edit_examples: tuple[EditExample, ...] = ()
 
 
 def load_models(checkpoint: str | Path | None = None, placement: Placement | None = None) -> StudioModels:
@@ -85,8 +88,10 @@ def load_models(checkpoint: str | Path | None = None, placement: Placement | Non
     examples = manifest.get("examples", [])
     if not isinstance(examples, list) or not all(isinstance(e, str) and e.strip() for e in examples):
         raise CheckpointError(f"{directory / 'studio.json'}: \"examples\" must be a list of prompts, got {examples!r}")
+    edits = read_edit_examples(manifest.get("edit_examples", []), directory / "studio.json",
+                               transformer.config.grid_size)
     return StudioModels(tokenizer, text_encoder, transformer, sampling, directory.name, note, reader, directory,
-                        switches["regional_prompts"], switches["drafts"], tuple(examples))
+                        switches["regional_prompts"], switches["drafts"], tuple(examples), edits)
 
 
 def make_reader(models: StudioModels):
@@ -180,7 +185,7 @@ class ProgressiveFamily:
 
     def __init__(self, models: StudioModels, name: str | None = None):
         self.models, self.name = models, name or models.name
-        self.note, self.examples = models.note, models.examples
+        self.note, self.examples, self.edit_examples = models.note, models.examples, models.edit_examples
         self.sampling = models.sampling
         config = models.transformer.config
         self.grid_size, self.codebook_size, self.mask_id = config.grid_size, config.codebook_size, config.mask_id

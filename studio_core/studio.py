@@ -65,6 +65,11 @@ class Studio:
         return tuple(getattr(self.family, "examples", ()))
 
     @property
+    def edit_examples(self) -> tuple:
+        """A picture, a lock and a repaint each, that show the hooks on this model (edit_examples.py)."""
+        return tuple(getattr(self.family, "edit_examples", ()))
+
+    @property
     def decode_is_costly(self) -> bool:
         """Whether a full decode costs more than a stage (aMUSEd's 256 px decoder): then even a
         picture shown at rest, such as a gallery thumbnail, is a preview (code colours). Stages in

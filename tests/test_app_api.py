@@ -431,3 +431,42 @@ def test_a_locked_database_is_reported_and_nothing_is_lost(app):
         other.close()
     assert page(client.predict(kept["session_id"], owner, api_name="/open_session"))["frame_data"]["ids"] == kept["ids"]
     assert generate(client, owner, stages=3)[-1]["frame_data"]["stage"] == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# A model's edit examples (studio.json "edit_examples"): played through the API as a new session.
+
+EDIT_EXAMPLE = {"description": "Lock everything, repaint the top right with a blue square", "prompt": "a red circle",
+                "seed": 2, "lock": "everything", "repaint": {"box_tokens": [2, 0, 4, 2], "prompt": "a blue square"}}
+
+
+def test_an_edit_example_draws_locks_and_repaints_in_a_new_session(tiny_checkpoint, tmp_path):
+    import json
+    import shutil
+
+    directory = shutil.copytree(tiny_checkpoint, tmp_path / "edits")
+    manifest = json.loads((directory / "studio.json").read_text())
+    (directory / "studio.json").write_text(json.dumps({**manifest, "edit_examples": [EDIT_EXAMPLE]}))
+    studio = Studio.load(directory, cpu=True)
+    demo, served = serve(studio, tmp_path / "served")
+    try:
+        client, owner = tab(served), OWNERS["alice"]
+        streamed = [page(out)["frame_data"] for out in client.submit(0, owner, api_name="/edit_example")]
+        last = streamed[-1]
+        stages = studio.default_settings.stages
+        box = np.zeros((GRID, GRID), dtype=bool)
+        box[0:2, 2:4] = True
+        # the picture's stages, the lock, then the repaint's frames (its 4 tokens, at most 4 frames)
+        assert last["frames"] == 1 + stages + 1 + min(studio.default_settings.repaint_stages, 4)
+        np.testing.assert_array_equal(grid(last, "locked"), ~box)
+        state = served.store.load(last["session_id"], owner).state
+        locked_frame = state.frames[1 + stages]
+        assert locked_frame.event == "lock" and state.current.event == "repaint"
+        assert state.current.prompt == "a blue square" and state.frames[1].prompt == "a red circle"
+        assert state.frames[1].seed == 2
+        np.testing.assert_array_equal(state.current.ids[~box], locked_frame.ids[~box])  # locked: unchanged
+        assert len(streamed) >= 3  # streamed as it was made, not one page at the end
+        assert "no number 3" in error_of(lambda: client.predict(3, owner, api_name="/edit_example"))
+    finally:
+        demo.close()
+        served.store.close()

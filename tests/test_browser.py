@@ -282,3 +282,38 @@ def test_a_person_generates_edits_branches_and_finds_the_session_again(chromium,
         page.screenshot(path=str(tmp_path / f"studio-{device}.png"), full_page=True)
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def examples_app(tiny_checkpoint, tmp_path_factory):
+    """The tiny model with example prompts and an edit example in its studio.json."""
+    import json
+    import shutil
+
+    root = tmp_path_factory.mktemp("examples")
+    directory = shutil.copytree(tiny_checkpoint, root / "model")
+    manifest = json.loads((directory / "studio.json").read_text())
+    edit = {"description": "Lock everything, repaint the top right with a blue square", "prompt": "a red circle",
+            "seed": 2, "lock": "everything", "repaint": {"box_tokens": [2, 0, 4, 2], "prompt": "a blue square"}}
+    (directory / "studio.json").write_text(json.dumps({**manifest, "examples": ["a green diamond on the left"],
+                                                       "sampling": {"stages": 6}, "edit_examples": [edit]}))
+    store = SessionStore(root / "studio.db")
+    config = AppConfig(exports_dir=root / "exports", picture_size=256)
+    demo = build_app(Studio.load(directory, cpu=True), store, config)
+    port = launch(demo, **launch_options(config))
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+    store.close()
+
+
+def test_a_person_picks_an_example_prompt_and_plays_an_edit_example(chromium, examples_app):
+    context, page = open_page(chromium, examples_app, VIEWPORTS["laptop"])
+    try:
+        page.locator("#examples").get_by_text("a green diamond on the left").click()
+        page.wait_for_function("() => document.querySelector('#prompt textarea').value === 'a green diamond on the left'")
+        page.locator("#edit-examples").get_by_text("Lock everything, repaint the top right").click()
+        status_says(page, "repainted")
+        timeline_has(page, 1 + 6 + 1 + 4)  # blank, 6 stages, the lock, 4 repaint frames
+        assert visible_error_pills(page) == 0
+    finally:
+        context.close()

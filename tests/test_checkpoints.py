@@ -142,13 +142,41 @@ def test_the_page_offers_the_picked_models_own_example_prompts(tiny_checkpoint, 
     # the model picker swaps the list and the prompt box's placeholder (updates: Gradio merges
     # their constructor arguments into the page's components)
     endpoints = StudioEndpoints([plain, studio], SessionStore(tmp_path / "studio.db"), config)
-    *_, examples, prompt = endpoints.model_controls(studio.model_name)
+    *_, examples, prompt, edits = endpoints.model_controls(studio.model_name)
     assert examples.constructor_args["samples"] == [["cat face"], ["two dogs on pink"]]
     assert prompt.constructor_args["placeholder"] == "cat face"
-    *_, examples, _ = endpoints.model_controls(plain.model_name)
+    assert edits.constructor_args == {"samples": [], "visible": False}  # no edit examples: no list
+    *_, examples, _, _ = endpoints.model_controls(plain.model_name)
     assert examples.constructor_args["samples"] == [[p] for p in EXAMPLE_PROMPTS]
 
     for bad in ("cat face", ["cat face", ""], [3]):
         (own / "studio.json").write_text(json.dumps({**manifest, "examples": bad}))
         with pytest.raises(CheckpointError, match='"examples" must be a list of prompts'):
+            Studio.load(own, cpu=True)
+
+
+def test_edit_examples_are_read_and_checked_against_the_grid(tiny_checkpoint, tmp_path):
+    import numpy as np
+
+    own = copy_of(tiny_checkpoint, tmp_path)
+    manifest = json.loads((own / "studio.json").read_text())
+    edit = {"description": "lock the dog, repaint the sun", "prompt": "a dog", "seed": 1, "lock": "top left",
+            "repaint": {"box_tokens": [1, 0, 3, 2], "prompt": "a sun"}}
+    (own / "studio.json").write_text(json.dumps({**manifest, "edit_examples": [edit]}))
+    example, = Studio.load(own, cpu=True).edit_examples
+    assert (example.prompt, example.seed, example.repaint_prompt) == ("a dog", 1, "a sun")
+    box = example.repaint_mask(4)
+    assert box.sum() == 4 and box[0:2, 1:3].all()
+    # the lock never covers the repaint box: "lock everything, repaint the mouth" keeps the rest
+    np.testing.assert_array_equal(example.lock_mask(4), np.array(
+        [[1, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]], dtype=bool))
+    assert Studio.load(tiny_checkpoint, cpu=True).edit_examples == ()
+
+    for broken, complaint in (({**edit, "lock": "upstairs"}, "lock must be"),
+                              ({**edit, "repaint": {"box_tokens": [0, 0, 5, 2], "prompt": "a sun"}}, "inside the 4x4"),
+                              ({**edit, "repaint": {"box_tokens": [2, 0, 2, 2], "prompt": "a sun"}}, "box_tokens"),
+                              ({**edit, "seed": -1}, "seed must be"), ({**edit, "prompt": ""}, "must be text"),
+                              ({k: v for k, v in edit.items() if k != "repaint"}, "needs description")):
+        (own / "studio.json").write_text(json.dumps({**manifest, "edit_examples": [broken]}))
+        with pytest.raises(CheckpointError, match=f'"edit_examples": .*{complaint}'):
             Studio.load(own, cpu=True)
