@@ -317,7 +317,7 @@ def clause_of(words: list[str], separators: tuple[str, ...] = SEPARATORS) -> lis
 def read_things(words: list[str], skip: set[int], lexicon: Lexicon = SHAPES_LEXICON) -> list[Thing]:
     """The things named, each with the colour, size and count words that describe it."""
     things = [Thing(what, i) for i in range(len(words)) if i not in skip and (what := lexicon.thing_at(words, i))]
-    things = join_compounds(words, things, lexicon)
+    things = without_settings(words, join_compounds(words, things, lexicon))
     things += described_things(words, skip, things, lexicon)
     if not things:
         return []
@@ -334,6 +334,25 @@ def read_things(words: list[str], skip: set[int], lexicon: Lexicon = SHAPES_LEXI
 
 
 _ARTICLES = {"a", "an", "the"}
+
+
+# "a cow in a field", "a crab on the beach": what follows these right after a thing is where it
+# is, not a second thing to draw beside it ("field" would be field hockey, "sea" a sailboat).
+SETTING_WORDS = ("in", "on", "at", "inside", "into", "within")
+
+
+def without_settings(words: list[str], things: list[Thing]) -> list[Thing]:
+    """The things less each one named right after another thing and a setting word ("in the",
+    "on a"): a thing's setting is not drawn (the first thing alone is drawn as large as the
+    picture). Places and backgrounds are read apart ("on the left", "on pink"); "over", "under"
+    and the other relations still place two things ("a butterfly over a flower")."""
+    kept: list[Thing] = []
+    for thing in things:
+        between = words[kept[-1].at + 1:thing.at] if kept else []
+        if between and between[0] in SETTING_WORDS and set(between[1:]) <= _ARTICLES:
+            continue
+        kept.append(thing)
+    return kept
 
 
 def join_compounds(words: list[str], things: list[Thing], lexicon: Lexicon) -> list[Thing]:

@@ -206,6 +206,27 @@ def test_emoji_keywords_name_an_emoji_where_used_as_a_noun(prompt, meaning):
     assert EmojiReader(KEYWORD_NAMES, EMOJI_KEYWORDS)(prompt) == meaning
 
 
+SETTING_NAMES = {name: [] for name in ("cow", "crab", "beach with umbrella", "sailboat", "butterfly", "tulip", "fish",
+                                        "cat", "dog")}
+SETTING_KEYWORDS = {"field hockey": ["field", "hockey"], "sailboat": ["boat", "sea"], "beach with umbrella": ["beach"]}
+
+
+@pytest.mark.parametrize("prompt, meaning", [
+    ("a cow in a field", "cow"),  # where a thing is, not a second thing ("field" is field hockey's)
+    ("a crab on the beach", "crab"),
+    ("a fish in the sea", "fish"),
+    ("a boat on the sea", "sailboat"),
+    ("a butterfly over a tulip", "a large butterfly at the top and a large tulip at the bottom"),  # a relation
+    ("a crab and a beach", "a large crab on the left and a large beach with umbrella on the right"),
+    ("a cat on the left and a dog on the right", "a large cat on the left and a large dog on the right"),
+    ("a cat on pink", "a large cat in the center on a pink background"),  # places and backgrounds stay
+])
+def test_where_a_thing_is_is_not_drawn_beside_it(prompt, meaning):
+    from studio_core.prompt_reader import EmojiReader
+
+    assert EmojiReader(SETTING_NAMES, SETTING_KEYWORDS)(prompt) == meaning
+
+
 DESCRIBED_NAMES = {name: [] for name in (
     "fearful face", "face screaming in fear", "face with thermometer", "grinning face", "fire engine", "fire",
     "sun", "sunflower", "smiling face with sunglasses", "sunglasses", "cat", "dog", "red heart", "heart with arrow",
