@@ -358,16 +358,19 @@ def without_settings(words: list[str], things: list[Thing]) -> list[Thing]:
 def join_compounds(words: list[str], things: list[Thing], lexicon: Lexicon) -> list[Thing]:
     """Two things named one right after the other are one thing ("a fire truck", "a sun flower",
     "an apple tree"): the thing both words describe where there is one (fire engine, sunflower),
-    else the second word's, which the first only qualifies (the tree). Two things joined by
-    "with" are one where a thing's words hold both ("a happy face with sunglasses"), and so are a
-    thing and a word "with" it that names none ("a heart with an arrow": the heart with arrow)."""
+    else the second word's, which the first only qualifies (the tree); so are two joined by "of"
+    ("a bowl of ramen": the steaming bowl, not two of them; "a basket of apples": the apple).
+    Two things joined by "with" are one where a thing's words hold both ("a happy face with
+    sunglasses"), and so are a thing and a word "with" it that names none ("a heart with an
+    arrow": the heart with arrow)."""
     joined: list[Thing] = []
     for thing in things:
         between = words[joined[-1].at + 1:thing.at] if joined else None
-        if between is not None and (not between or between[0] == "with" and set(between[1:]) <= _ARTICLES):
+        joins = between is not None and (not between or between[0] in ("with", "of") and set(between[1:]) <= _ARTICLES)
+        if joins:
             both = lexicon.best_thing(lexicon.plain_words(words[joined[-1].at]) + lexicon.plain_words(words[thing.at]),
                                       least_votes=2)
-            if both or not between:
+            if both or not between or between[0] == "of":
                 joined.pop()
                 thing = replace(thing, what=both or thing.what)
         joined.append(thing)

@@ -207,8 +207,9 @@ def test_emoji_keywords_name_an_emoji_where_used_as_a_noun(prompt, meaning):
 
 
 SETTING_NAMES = {name: [] for name in ("cow", "crab", "beach with umbrella", "sailboat", "butterfly", "tulip", "fish",
-                                        "cat", "dog")}
-SETTING_KEYWORDS = {"field hockey": ["field", "hockey"], "sailboat": ["boat", "sea"], "beach with umbrella": ["beach"]}
+                                        "cat", "dog", "steaming bowl", "red apple")}
+SETTING_KEYWORDS = {"field hockey": ["field", "hockey"], "sailboat": ["boat", "sea"], "beach with umbrella": ["beach"],
+                    "steaming bowl": ["bowl", "ramen", "soup"], "red apple": ["apple"]}
 
 
 @pytest.mark.parametrize("prompt, meaning", [
@@ -220,6 +221,9 @@ SETTING_KEYWORDS = {"field hockey": ["field", "hockey"], "sailboat": ["boat", "s
     ("a crab and a beach", "a large crab on the left and a large beach with umbrella on the right"),
     ("a cat on the left and a dog on the right", "a large cat on the left and a large dog on the right"),
     ("a cat on pink", "a large cat in the center on a pink background"),  # places and backgrounds stay
+    ("a bowl of ramen", "steaming bowl"),  # "of" joins: one emoji, not two bowls
+    ("two bowls of soup", "a large steaming bowl on the left and a large steaming bowl on the right"),
+    ("a bowl of apples", "red apple"),  # the second, where no emoji is both
 ])
 def test_where_a_thing_is_is_not_drawn_beside_it(prompt, meaning):
     from studio_core.prompt_reader import EmojiReader
