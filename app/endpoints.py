@@ -31,7 +31,8 @@ from .config import AppConfig
 from .exports import ExportFolder
 from .guards import shown_in_page
 from .selection import box_of, count_line, layer_of, touched_pixels, with_enclosed
-from .views import PageRenderer, ThumbnailCache, examples_for, history_caption, session_rows, strategy_help
+from .views import (PageRenderer, ThumbnailCache, examples_for, history_caption, prompt_placeholder, session_rows,
+                    strategy_help)
 from .workspace import StopSignals, TabState, Workspace
 
 MAX_SEED = 2**31 - 1  # fits every widget and JSON reader
@@ -145,7 +146,7 @@ class StudioEndpoints:
         return (gr.Dropdown(choices=list(studio.strategies), value=d.strategy, info=strategy_help(studio.strategies)),
                 gr.Slider(maximum=min(64, studio.grid_size ** 2), value=d.stages), gr.Slider(value=d.guidance),
                 gr.Slider(value=d.temperature), gr.Slider(value=d.revision),
-                gr.Dataset(samples=[[p] for p in examples]), gr.Textbox(placeholder=examples[0]),
+                gr.Dataset(samples=[[p] for p in examples]), gr.Textbox(placeholder=prompt_placeholder(studio, self.config)),
                 gr.Dataset(samples=edits, visible=bool(edits)))
 
     # -- the one path of every action ------------------------------------------------------------

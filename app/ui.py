@@ -26,7 +26,8 @@ from .config import AppConfig
 from .endpoints import MAX_SEED, StudioEndpoints
 from .guards import bounded_editor
 from .selection import BRUSH_RGBA
-from .views import CONTROL_OUTPUTS, PAGE_OUTPUTS, WELCOME, example_prompt, examples_for, model_choices, strategy_help
+from .views import (CONTROL_OUTPUTS, PAGE_OUTPUTS, WELCOME, example_prompt, examples_for, model_choices,
+                    prompt_placeholder, strategy_help)
 from .workspace import TabState
 
 # The browser token lives in local storage under a fixed key, so it survives reloads and restarts
@@ -196,7 +197,7 @@ def layout(studio: Studio, config: AppConfig, studios: Mapping[str, Studio] | No
         with gr.Column(scale=2, min_width=300, elem_id="compose"):
             with gr.Column(elem_id="compose-top"):
                 c["prompt"] = gr.Textbox(label="Prompt", lines=2, max_lines=4, elem_id="prompt",
-                                         placeholder=examples_for(studio, config)[0])
+                                         placeholder=prompt_placeholder(studio, config))
                 c["model"] = gr.Dropdown(model_choices(studios), value=studio.model_name, label="Model",
                                          visible=len(studios) > 1, elem_id="model",
                                          info="new pictures use it; an opened session keeps the model that made it")

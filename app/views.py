@@ -97,6 +97,11 @@ def examples_for(studio: Studio, config) -> tuple[str, ...]:
     return studio.examples or tuple(config.examples)
 
 
+def prompt_placeholder(studio: Studio, config) -> str:
+    """What the empty prompt box shows: the model's first example prompt."""
+    return next(iter(examples_for(studio, config)), "")
+
+
 def example_prompt(sample: list) -> str:
     """The prompt of an example the page's list was clicked on (a Dataset sample: [prompt])."""
     return sample[0]
@@ -107,9 +112,9 @@ def reading_of(studio: Studio, prompt: str) -> str | None:
     and whether it draws the things region by region (regions.py) and from drafts (drafts.py)."""
     read = studio.read_prompt(prompt)
     several = bool(studio.prompt_regions(prompt))
-    ways = (["each drawn in its own cell from its own words"] if several else []) + (
-        [f"{'each' if several else ''} drafted at full size, then shrunk into its cell".lstrip()]
-        if studio.drafts_things(prompt) else [])
+    ways = ["each drawn in its own cell from its own words"] if several else []
+    if studio.drafts_things(prompt):
+        ways.append(("each " if several else "") + "drafted at full size, then shrunk into its cell")
     if ways:
         return ", ".join([read, *ways])
     return None if " ".join(read.lower().split()) == " ".join(prompt.lower().split()) else read

@@ -197,7 +197,7 @@ class ProgressiveFamily:
         self._contexts_lock = threading.RLock()
         self._colours: np.ndarray | None = None
         self._reader = make_reader(models)
-        self._drafts: OrderedDict[tuple, Draft | None] = OrderedDict()
+        self._drafts: OrderedDict[tuple, Draft] = OrderedDict()
         self._drafts_lock = threading.Lock()  # the web app's threads share the cache, as the texts'
 
     @property
