@@ -36,7 +36,8 @@ from .regions import cell_tokens
 
 # How far from pure white (0-255, largest channel) a pixel joined to the border may be and still
 # count as the drafted picture's ground: the decoder leaves the white of a bare name's ground
-# within a few levels of 255, and an emoji's own outline is far darker.
+# within a few levels of 255 (the border pixels of 8 bare pictures: median 3, 90th percentile 20,
+# the rest the emoji's own ink), and an emoji's outline is far darker.
 GROUND_TOLERANCE = 24
 # A certain prediction: the drafted token's logit this far above every other code. At the highest
 # temperature the sampler allows (10) every other code's probability is exp(-1000): zero in float32.
