@@ -25,9 +25,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+from studio_core.checkpoints import DEFAULT_MODEL  # noqa: E402  (light: paths only, no torch)
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
-PAGE_DEFAULT_MODEL = "emoji-v1"  # the bundled model a page opens on: it draws real things (its card: figures)
+PAGE_DEFAULT_MODEL = DEFAULT_MODEL.name  # emoji-v1: it draws real things (its card has the figures)
 
 
 @dataclass(frozen=True)

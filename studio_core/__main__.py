@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--prompt", required=True)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--checkpoint", default=None,
-                   help="a studio checkpoint (default: the bundled model), an aMUSEd pipeline folder "
+                   help="a studio checkpoint (default: emoji-v1, the model the page opens on), an aMUSEd pipeline folder "
                         "(model_index.json) or a hub id such as amused/amused-256 (needs HF_HUB_OFFLINE=0)")
     g.add_argument("--out", required=True, help="PNG to write (prompt, seed and settings in its metadata)")
     g.add_argument("--gif", default=None, help="also write the generation-order GIF here")
@@ -192,12 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def command_generate(args: argparse.Namespace) -> None:
+    from .checkpoints import DEFAULT_MODEL
     from .export import generation_order_gif, save_png
     from .studio import Studio
     from .text_encoder import validate_prompt
 
     validate_prompt(args.prompt)  # before the models load: a typo should not cost seconds
-    studio = Studio.load(args.checkpoint, cpu=args.cpu, precision=args.precision)
+    studio = Studio.load(args.checkpoint or DEFAULT_MODEL, cpu=args.cpu, precision=args.precision)
     settings = studio.settings(**sampling_overrides(args))
     state = studio.generate_image(args.prompt, args.seed, settings)
     save_png(studio.picture(state.current, scale=args.scale), state, args.out)

@@ -21,7 +21,9 @@ from pathlib import Path
 from .errors import StudioError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_CHECKPOINT = REPO_ROOT / "checkpoints" / "shapes-v1"
+BUNDLED_CHECKPOINT = REPO_ROOT / "checkpoints" / "shapes-v1"  # the paper's model: Studio.load(), evaluate, bench
+# The model a person meets first: the page opens on it (app.py) and `generate` draws with it.
+DEFAULT_MODEL = REPO_ROOT / "checkpoints" / "emoji-v1"
 
 
 class CheckpointError(StudioError, RuntimeError):

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from studio_core.__main__ import main
-from studio_core.checkpoints import BUNDLED_CHECKPOINT
+from studio_core.checkpoints import BUNDLED_CHECKPOINT, DEFAULT_MODEL
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -75,16 +75,20 @@ def test_a_missing_checkpoint_from_the_shell_is_one_line(tmp_path):
 
 
 @pytest.mark.bundled
-def test_the_bundled_model_generates_from_the_shell(tmp_path):
+def test_the_default_model_generates_from_the_shell(tmp_path):
+    """`generate` without --checkpoint draws with the model the page opens on (emoji-v1); a placed
+    emoji is drafted first, and the GIF still has one frame per stage of the picture."""
     assert (BUNDLED_CHECKPOINT / "studio.json").exists(), "the bundled model must be committed"
+    assert (DEFAULT_MODEL / "studio.json").exists(), "the default model must be committed"
     result = subprocess.run(
-        [sys.executable, "-m", "studio_core", "generate", "--prompt", "a large blue square in the center",
-         "--out", str(tmp_path / "blue.png"), "--gif", str(tmp_path / "blue.gif")],
+        [sys.executable, "-m", "studio_core", "generate", "--prompt", "a small cat face in the top left on blue",
+         "--out", str(tmp_path / "cat.png"), "--gif", str(tmp_path / "cat.gif")],
         cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert len(iio.imread(tmp_path / "blue.gif", index=None)) == 16
-    with Image.open(tmp_path / "blue.png") as png:
+    assert len(iio.imread(tmp_path / "cat.gif", index=None)) == 16
+    with Image.open(tmp_path / "cat.png") as png:
         assert png.size == (256, 256)
+        assert png.text["model"] == DEFAULT_MODEL.name and png.text["prompt"] == "a small cat face in the top left on blue"
 
 
 def test_train_transformer_writes_a_studio_checkpoint_that_generates(tiny_checkpoint, tmp_path):
