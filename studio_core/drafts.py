@@ -92,7 +92,8 @@ def cut_out(image: np.ndarray, extent: int, tolerance: int = GROUND_TOLERANCE) -
         (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1))
     scale = extent / max(sprite.size)
     size = (max(1, round(sprite.width * scale)), max(1, round(sprite.height * scale)))
-    return sprite.resize(size, Image.LANCZOS)  # Pillow resizes RGBA premultiplied: no white fringe
+    # Pillow resizes RGBA premultiplied, so the cut-away ground's white does not bleed into the edges.
+    return sprite.resize(size, Image.LANCZOS)
 
 
 def compose(reading: Reading, pictures: list[np.ndarray], image_size: int) -> np.ndarray:
