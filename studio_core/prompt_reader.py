@@ -336,6 +336,11 @@ def read_things(words: list[str], skip: set[int], lexicon: Lexicon = SHAPES_LEXI
 _ARTICLES = {"a", "an", "the"}
 
 
+def _joined_by(between: list[str], joiners: tuple[str, ...]) -> bool:
+    """The words between two things are one of `joiners` and articles ("in the", "with a", "of")."""
+    return bool(between) and between[0] in joiners and set(between[1:]) <= _ARTICLES
+
+
 # "a cow in a field", "a crab on the beach": what follows these right after a thing is where it
 # is, not a second thing to draw beside it ("field" would be field hockey, "sea" a sailboat).
 SETTING_WORDS = ("in", "on", "at", "inside", "into", "within")
@@ -349,7 +354,7 @@ def without_settings(words: list[str], things: list[Thing]) -> list[Thing]:
     kept: list[Thing] = []
     for thing in things:
         between = words[kept[-1].at + 1:thing.at] if kept else []
-        if between and between[0] in SETTING_WORDS and set(between[1:]) <= _ARTICLES:
+        if _joined_by(between, SETTING_WORDS):
             continue
         kept.append(thing)
     return kept
@@ -366,7 +371,7 @@ def join_compounds(words: list[str], things: list[Thing], lexicon: Lexicon) -> l
     joined: list[Thing] = []
     for thing in things:
         between = words[joined[-1].at + 1:thing.at] if joined else None
-        joins = between is not None and (not between or between[0] in ("with", "of") and set(between[1:]) <= _ARTICLES)
+        joins = between is not None and (not between or _joined_by(between, ("with", "of")))
         if joins:
             both = lexicon.best_thing(lexicon.plain_words(words[joined[-1].at]) + lexicon.plain_words(words[thing.at]),
                                       least_votes=2)
